@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release builds use -O (SwiftPM's default for -c release). The C kernels pick their
+// ISA with target attributes/pragmas per file, so one build serves every CPU of an arch.
+let package = Package(
+  name: "lotr-edge",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "lotr", targets: ["lotr"]),
+    .library(name: "LOTR", targets: ["LOTR"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    // Int8 and float kernels: scalar reference, NEON, NEON dotprod, ARMv7, AVX2.
+    .target(
+      name: "CLOTRKernels",
+      path: "Sources/CLOTRKernels",
+      cSettings: [.unsafeFlags(["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"])],
+      linkerSettings: [.linkedLibrary("m"), .linkedLibrary("pthread")]
+    ),
+    .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                   providers: [.apt(["libopenblas-dev"])]),
+    .target(name: "LOTR", dependencies: ["CLOTRKernels", "COpenBLAS"]),
+    .executableTarget(
+      name: "lotr",
+      dependencies: ["LOTR", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+    ),
+
+    // The C kernel test suites, shared with the qemu and sanitizer runners (Makefile).
+    .target(
+      name: "CLOTRKernelTester",
+      dependencies: ["CLOTRKernels"],
+      path: "Tests/KernelTester",
+      exclude: ["main"],
+      cSettings: [.unsafeFlags(["-O2", "-std=gnu11"])]
+    ),
+    .testTarget(name: "CLOTRKernelsTests", dependencies: ["CLOTRKernelTester", "CLOTRKernels"]),
+    .testTarget(name: "LOTRTests", dependencies: ["LOTR"]),
+  ]
+)

@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CLOTRKernels
+import COpenBLAS
+
+/// Times the int8 GEMM and depthwise kernels on LOTR-M's shapes against OpenBLAS
+/// `cblas_sgemm` on the same shapes, in one process so both see the same machine state.
+/// Not a test: timings on a shared machine drift, so compare the ratios.
+public struct KernelBenchmark {
+  public struct Row: Sendable {
+    public var label: String
+    public var shape: String
+    public var threads: Int
+    public var count: Int
+    public var macs: Int           // one call
+    public var int8Seconds: Double // median of one call
+    public var sgemmSeconds: Double? // median of one call; nil for non-GEMM rows
+    public var int8GOPS: Double { 2 * Double(macs) / int8Seconds / 1e9 }
+    public var sgemmGOPS: Double? { sgemmSeconds.map { 2 * Double(macs) / $0 / 1e9 } }
+    /// Throughput of int8 over OpenBLAS fp32 (> 1: int8 is faster).
+    public var ratio: Double? { sgemmSeconds.map { $0 / int8Seconds } }
+  }
+
+  public var kernels: KernelPath
+  public var runs: Int
+  /// Each timed sample repeats the call until it lasts at least this long.
+  public var minimumSampleSeconds = 0.005
+
+  public init(kernels: KernelPath, runs: Int) {
+    self.kernels = kernels
+    self.runs = max(1, runs)
+  }
+
+  static func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+  }
+
+  /// Median over `runs` samples of the time of one call of `body`.
+  func medianSeconds(_ body: () -> Void) -> Double {
+    body() // warm caches and the pool
+    var iterations = 1
+    while true {
+      let start = Self.now()
+      for _ in 0..<iterations { body() }
+      let elapsed = Self.now() - start
+      if elapsed >= minimumSampleSeconds || iterations >= 1 << 20 { break }
+      iterations *= 2
+    }
+    var samples: [Double] = []
+    for _ in 0..<runs {
+      let start = Self.now()
+      for _ in 0..<iterations { body() }
+      samples.append((Self.now() - start) / Double(iterations))
+    }
+    samples.sort()
+    return samples[samples.count / 2]
+  }
+
+  public func gemm(_ shape: LOTRMShapes.GEMM, threads: Int, pool: ThreadPool?) -> Row {
+    let (m, n, k) = (shape.m, shape.n, shape.k)
+    var seed: UInt32 = 0x1234_5678
+    func next() -> UInt32 {
+      seed ^= seed << 13; seed ^= seed >> 17; seed ^= seed << 5
+      return seed
+    }
+    let a = AlignedBuffer<Int8>(count: m * k)
+    let w = AlignedBuffer<Int8>(count: n * k)
+    for i in 0..<a.count { a[i] = Int8(truncatingIfNeeded: Int(next() % 256) - 128) }
+    for i in 0..<w.count { w[i] = Int8(truncatingIfNeeded: Int(next() % 255) - 127) }
+    let bias = AlignedBuffer<Int32>(count: n)
+    let multiplier = AlignedBuffer<Int32>(count: n)
+    let shift = AlignedBuffer<Int32>(count: n)
+    for j in 0..<n {
+      bias[j] = Int32(Int(next() % 2001) - 1000)
+      _ = lotr_requant_from_scale(1.0 / Double(k * 400), multiplier.pointer + j, shift.pointer + j)
+    }
+    let packed = AlignedBuffer<UInt8>(count: lotr_qs8_gemm_packed_size(kernels.table, n, k))
+    lotr_qs8_gemm_pack(kernels.table, n, k, w.pointer, bias.pointer, -3, packed.raw)
+    let c = AlignedBuffer<Int8>(count: m * n)
+    var requant = lotr_qs8_requant(multiplier: multiplier.pointer, shift: shift.pointer, output_zero_point: 0,
+                                   output_min: -128, output_max: 127)
+    let int8 = medianSeconds {
+      lotr_qs8_gemm(kernels.table, pool?.pointer, m, n, k, a.pointer, k, packed.raw, c.pointer, n, &requant)
+    }
+
+    let af = AlignedBuffer<Float>(count: m * k)
+    let wf = AlignedBuffer<Float>(count: n * k)
+    let cf = AlignedBuffer<Float>(count: m * n)
+    for i in 0..<af.count { af[i] = Float(a[i]) * 0.01 }
+    for i in 0..<wf.count { wf[i] = Float(w[i]) * 0.01 }
+    openblas_set_num_threads(Int32(threads))
+    let sgemm = medianSeconds {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, af.pointer, Int32(k),
+                  wf.pointer, Int32(k), 0, cf.pointer, Int32(n))
+    }
+    return Row(label: shape.label, shape: "\(m)x\(n)x\(k)", threads: threads, count: shape.count,
+               macs: m * n * k, int8Seconds: int8, sgemmSeconds: sgemm)
+  }
+
+  public func depthwise(_ shape: LOTRMShapes.Depthwise, threads: Int, pool: ThreadPool?) -> Row {
+    let channels = shape.channels
+    var g = lotr_conv_geometry()
+    g.input_height = UInt32(shape.height); g.input_width = UInt32(shape.width)
+    g.input_channels = UInt32(channels); g.output_channels = UInt32(channels)
+    g.kernel_height = 3; g.kernel_width = 3
+    g.stride_height = UInt32(shape.stride); g.stride_width = UInt32(shape.stride)
+    if shape.stride == 1 { g.pad_top = 1; g.pad_left = 1; g.pad_bottom = 1; g.pad_right = 1 }
+    else { g.pad_top = 0; g.pad_left = 0; g.pad_bottom = 1; g.pad_right = 1 }
+    let oh = Int(lotr_conv_output_height(&g)), ow = Int(lotr_conv_output_width(&g))
+    let input = AlignedBuffer<Int8>(count: shape.height * shape.width * channels)
+    for i in 0..<input.count { input[i] = Int8(truncatingIfNeeded: i &* 7919 % 251 - 125) }
+    let weights = AlignedBuffer<Int8>(count: 9 * channels)
+    for i in 0..<weights.count { weights[i] = Int8(truncatingIfNeeded: i &* 31 % 201 - 100) }
+    let multiplier = AlignedBuffer<Int32>(count: channels)
+    let shift = AlignedBuffer<Int32>(count: channels)
+    for j in 0..<channels { _ = lotr_requant_from_scale(1.0 / 4000, multiplier.pointer + j, shift.pointer + j) }
+    let packed = AlignedBuffer<UInt8>(count: lotr_qs8_dwconv3x3_packed_size(kernels.table, channels))
+    lotr_qs8_dwconv3x3_pack(kernels.table, channels, weights.pointer, nil, 5, packed.raw)
+    let output = AlignedBuffer<Int8>(count: oh * ow * channels)
+    var requant = lotr_qs8_requant(multiplier: multiplier.pointer, shift: shift.pointer, output_zero_point: -2,
+                                   output_min: -128, output_max: 127)
+    let seconds = medianSeconds {
+      lotr_qs8_dwconv3x3(kernels.table, pool?.pointer, &g, input.pointer, 5, packed.raw, output.pointer, &requant)
+    }
+    return Row(label: shape.label, shape: "\(shape.height)x\(shape.width)x\(channels) s\(shape.stride)",
+               threads: threads, count: shape.count, macs: oh * ow * channels * 9, int8Seconds: seconds,
+               sgemmSeconds: nil)
+  }
+}

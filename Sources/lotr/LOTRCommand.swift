@@ -1,0 +1,25 @@
+import ArgumentParser
+import LOTR
+
+@main
+struct LOTRCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "lotr",
+    abstract: "Face landmarks with the int8 LOTR runtime.",
+    subcommands: [KernelsCommand.self, BenchKernelsCommand.self]
+  )
+}
+
+struct KernelsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "kernels",
+    abstract: "Show the kernel paths this CPU supports and the one in use (LOTR_KERNELS forces one)."
+  )
+
+  func run() throws {
+    let chosen = try KernelPath.default()
+    for path in KernelPath.supported() {
+      print("\(path == chosen ? "*" : " ") \(path.name)")
+    }
+  }
+}

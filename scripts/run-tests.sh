@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Every test of the project, each part's result summarised at the end:
+#   swift test (kernels on ref + the native optimized path, runtime), the kernel suites
+#   under ASan/UBSan and under qemu for each ARM path, and training/'s pytest.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/opt/swift/usr/bin"
+results=()
+failed=0
+
+step() { # name, command...
+  local name=$1; shift
+  echo "=================== $name"
+  local start=$SECONDS
+  if "$@"; then results+=("ok    $name ($((SECONDS - start)) s)")
+  else results+=("FAIL  $name ($((SECONDS - start)) s)"); failed=$((failed + 1)); fi
+}
+
+step "swift test" swift test
+step "kernels: sanitizers + qemu" scripts/test-kernels-native.sh all
+step "training: pytest" .venv/bin/python -m pytest -q training/tests
+
+echo "=================== summary"
+printf '%s\n' "${results[@]}"
+echo "$(( ${#results[@]} - failed )) passed, $failed failed"
+exit $(( failed > 0 ))
