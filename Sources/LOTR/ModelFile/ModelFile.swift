@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why a model file was refused. The message names the field and the rule it broke.
+public struct ModelFileError: Error, CustomStringConvertible, Equatable {
+  public var path: String?
+  public var message: String
+
+  public init(path: String? = nil, _ message: String) {
+    self.path = path
+    self.message = message
+  }
+
+  public var description: String { path.map { "\($0): \(message)" } ?? message }
+}
+
+/// One entry of the tensor table.
+public struct TensorInfo: Sendable, Equatable {
+  public var name: String
+  public var dtype: DType
+  public var shape: [Int]
+  public var role: TensorRole
+  public var quantization: Quantization
+  /// Constants: byte range within the file (64-byte aligned). Empty otherwise.
+  public var dataRange: Range<Int>
+
+  public var elementCount: Int { shape.reduce(1, *) }
+  public var byteCount: Int { elementCount * dtype.size }
+}
+
+/// One node of the graph, its attributes as raw 32-bit words.
+public struct NodeInfo: Sendable, Equatable {
+  public var op: Op
+  public var name: String
+  public var inputs: [Int]
+  public var outputs: [Int]
+  public var attributes: [UInt32]
+
+  public func int(_ i: Int) -> Int32 { Int32(bitPattern: attributes[i]) }
+  public func float(_ i: Int) -> Float { Float(bitPattern: attributes[i]) }
+}
+
+/// A validated, read-only .lotr model (docs/FORMAT.md), mapped from disk or held in memory.
+/// Every field is checked on open; after that, tensors' data can be read without checks.
+public final class ModelFile: @unchecked Sendable {
+  public let metadata: ModelMetadata
+  public let metadataJSON: String
+  public let versionMinor: Int
+  public let tensors: [TensorInfo]
+  public let nodes: [NodeInfo]
+  public let inputTensor: Int
+  public let outputTensor: Int
+  /// Size of the file in bytes.
+  public let byteCount: Int
+
+  private let storage: Storage
+
+  private final class Storage {
+    let base: UnsafeRawPointer
+    let count: Int
+    let release: () -> Void
+    init(base: UnsafeRawPointer, count: Int, release: @escaping () -> Void) {
+      self.base = base; self.count = count; self.release = release
+    }
+    deinit { release() }
+    var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+  }
+
+  /// Maps and validates the file at `path`.
+  public static func open(path: String) throws -> ModelFile {
+    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw ModelFileError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw ModelFileError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw ModelFileError(path: path, "not a regular file") }
+    let size = Int(st.st_size)
+    guard size >= ModelFormat.headerSize else {
+      throw ModelFileError(path: path, "file is \(size) bytes, shorter than the 64-byte header")
+    }
+    guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+      throw ModelFileError(path: path, "cannot map: \(String(cString: strerror(errno)))")
+    }
+    let storage = Storage(base: UnsafeRawPointer(mapped), count: size) { munmap(mapped, size) }
+    do {
+      return try ModelFile(storage: storage)
+    } catch var error as ModelFileError {
+      error.path = path
+      throw error
+    }
+  }
+
+  /// Validates a model held in memory (tests, fuzzing, the quantizer's self-check).
+  public convenience init(bytes: [UInt8]) throws {
+    let count = bytes.count
+    let memory = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: ModelFormat.alignment)
+    bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: count) }
+    try self.init(storage: Storage(base: UnsafeRawPointer(memory), count: count) { memory.deallocate() })
+  }
+
+  /// The bytes of a constant tensor.
+  public func data(_ tensor: Int) -> UnsafeRawBufferPointer {
+    let range = tensors[tensor].dataRange
+    return UnsafeRawBufferPointer(rebasing: storage.buffer[range])
+  }
+
+  /// Per-channel scales of a tensor, or its single scale repeated.
+  public func scales(_ tensor: Int) -> [Float] {
+    switch tensors[tensor].quantization {
+    case .none: return []
+    case .perTensor(let scale, _): return [scale]
+    case .perChannel(_, let scalesTensor):
+      return Array(data(scalesTensor).bindMemory(to: Float.self))
+    }
+  }
+
+  private init(storage: Storage) throws {
+    self.storage = storage
+    let parsed = try Parser(storage.buffer).parse()
+    metadata = parsed.metadata
+    metadataJSON = parsed.metadataJSON
+    versionMinor = parsed.versionMinor
+    tensors = parsed.tensors
+    nodes = parsed.nodes
+    inputTensor = parsed.input
+    outputTensor = parsed.output
+    byteCount = storage.count
+  }
+}

@@ -1,0 +1,116 @@
+/// The vocabulary of the .lotr format (docs/FORMAT.md): magic, versions, dtypes, roles,
+/// quantization kinds and the op table with each op's arity and attribute size.
+public enum ModelFormat {
+  public static let magic: [UInt8] = [0x4C, 0x4F, 0x54, 0x52, 0x4D, 0x44, 0x4C, 0x1A] // "LOTRMDL\x1a"
+  public static let versionMajor: UInt16 = 1
+  public static let versionMinor: UInt16 = 0
+  public static let headerSize = 64
+  public static let sectionEntrySize = 32
+  public static let tensorRecordSize = 64
+  public static let tableHeaderSize = 64 // u32 count + padding, for TENS and NODE
+  public static let alignment = 64
+  public static let maxSections = 64
+  public static let maxTensors = 65_536
+  public static let maxNodes = 65_536
+  public static let maxAttributeBytes = 256
+  public static let maxRank = 4
+
+  public enum SectionKind: String, CaseIterable, Sendable {
+    case meta = "META", strings = "STRS", tensors = "TENS", nodes = "NODE", data = "DATA"
+
+    var fourCC: UInt32 {
+      let b = Array(rawValue.utf8)
+      return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+    }
+
+    init?(fourCC: UInt32) {
+      let bytes = (0..<4).map { UInt8((fourCC >> (8 * UInt32($0))) & 0xFF) }
+      guard let text = String(validating: bytes, as: UTF8.self), let kind = SectionKind(rawValue: text) else {
+        return nil
+      }
+      self = kind
+    }
+  }
+}
+
+public enum DType: UInt8, Sendable, CustomStringConvertible {
+  case f32 = 0, i8 = 1, i32 = 2
+
+  public var size: Int {
+    switch self {
+    case .f32, .i32: return 4
+    case .i8: return 1
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .f32: return "f32"
+    case .i8: return "i8"
+    case .i32: return "i32"
+    }
+  }
+}
+
+public enum TensorRole: UInt8, Sendable {
+  case activation = 0, constant = 1, input = 2, output = 3
+}
+
+/// How a tensor's integers map to reals.
+public enum Quantization: Sendable, Equatable {
+  case none
+  case perTensor(scale: Float, zeroPoint: Int32)
+  /// Symmetric (zero point 0) per channel along `axis`; scales live in tensor `scalesTensor`.
+  case perChannel(axis: Int, scalesTensor: Int)
+}
+
+/// The op set of format version 1.0, with arity and attribute size (in 4-byte words).
+public enum Op: UInt16, CaseIterable, Sendable, CustomStringConvertible {
+  case conv2d = 1, deconv2d, add, linear, matmul, layerNorm, softmax, gelu, relu, sigmoid, clamp, attention,
+    reshape, transpose, concat, quantize, dequantize
+
+  public var inputCount: Int {
+    switch self {
+    case .conv2d, .deconv2d, .linear, .layerNorm: return 3
+    case .add, .matmul, .concat: return 2
+    case .attention: return 11
+    case .softmax, .gelu, .relu, .sigmoid, .clamp, .reshape, .transpose, .quantize, .dequantize: return 1
+    }
+  }
+
+  public var outputCount: Int { 1 }
+
+  /// Attribute words (i32 or f32 each), see docs/FORMAT.md.
+  public var attributeWords: Int {
+    switch self {
+    case .conv2d: return 11
+    case .deconv2d: return 10
+    case .add, .linear, .matmul, .clamp: return 2
+    case .layerNorm, .attention, .concat: return 1
+    case .transpose: return 4
+    case .softmax, .gelu, .relu, .sigmoid, .reshape, .quantize, .dequantize: return 0
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .conv2d: return "CONV2D"
+    case .deconv2d: return "DECONV2D"
+    case .add: return "ADD"
+    case .linear: return "LINEAR"
+    case .matmul: return "MATMUL"
+    case .layerNorm: return "LAYERNORM"
+    case .softmax: return "SOFTMAX"
+    case .gelu: return "GELU"
+    case .relu: return "RELU"
+    case .sigmoid: return "SIGMOID"
+    case .clamp: return "CLAMP"
+    case .attention: return "ATTENTION"
+    case .reshape: return "RESHAPE"
+    case .transpose: return "TRANSPOSE"
+    case .concat: return "CONCAT"
+    case .quantize: return "QUANTIZE"
+    case .dequantize: return "DEQUANTIZE"
+    }
+  }
+}
