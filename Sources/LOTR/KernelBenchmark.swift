@@ -109,8 +109,8 @@ public struct KernelBenchmark {
     g.input_channels = UInt32(channels); g.output_channels = UInt32(channels)
     g.kernel_height = 3; g.kernel_width = 3
     g.stride_height = UInt32(shape.stride); g.stride_width = UInt32(shape.stride)
-    if shape.stride == 1 { g.pad_top = 1; g.pad_left = 1; g.pad_bottom = 1; g.pad_right = 1 }
-    else { g.pad_top = 0; g.pad_left = 0; g.pad_bottom = 1; g.pad_right = 1 }
+    // PyTorch's MobileNetV2 pads 1 on every side at both strides.
+    g.pad_top = 1; g.pad_left = 1; g.pad_bottom = 1; g.pad_right = 1
     let oh = Int(lotr_conv_output_height(&g)), ow = Int(lotr_conv_output_width(&g))
     let input = AlignedBuffer<Int8>(count: shape.height * shape.width * channels)
     for i in 0..<input.count { input[i] = Int8(truncatingIfNeeded: i &* 7919 % 251 - 125) }

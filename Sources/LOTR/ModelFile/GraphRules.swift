@@ -61,7 +61,7 @@ enum GraphRules {
       guard oh >= 1, ow >= 1, out.shape == [1, oh, ow, cout] else { return "output shape \(out.shape) should be [1, \(oh), \(ow), \(cout)]" }
       let axis = (groups == cin && w.shape[0] == 1 && cin > 1) ? 3 : 0
       if let p = weightedTypes(x: x, w: w, bias: b, y: out, weightAxis: axis) { return p }
-      return floatPair(node, at: 9)
+      return floatPair(node, at: node.op == .conv2d ? 9 : 8)
 
     case .linear:
       let (x, w, b) = (ins[0], ins[1], ins[2])

@@ -73,8 +73,8 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
       return "mirror_permutation has \(mirrorPermutation.count) entries, landmark_count is \(landmarkCount)"
     }
     if Set(mirrorPermutation) != Set(0..<landmarkCount) { return "mirror_permutation is not a permutation of 0..<\(landmarkCount)" }
-    if !(8...4096).contains(input.width) || !(8...4096).contains(input.height) {
-      return "input size \(input.width)x\(input.height) is not in 8...4096"
+    if !(1...4096).contains(input.width) || !(1...4096).contains(input.height) {
+      return "input size \(input.width)x\(input.height) is not in 1...4096"
     }
     if input.channels != 3 { return "input channels \(input.channels) (only 3 supported)" }
     if normalization.mean.count != 3 || normalization.std.count != 3 { return "normalization needs 3 means and 3 stds" }

@@ -1,0 +1,30 @@
+/* Int8 to float for 32-bit ARMv7 NEON (32-bit Raspberry Pi OS), 16 per step: exact int32 (q - zp), exact conversion, one
+ * multiply (bit-identical to the reference). The tail runs the reference. */
+#include "internal.h"
+
+#if defined(__arm__)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("neon"))), apply_to = function)
+#else
+#pragma GCC target("fpu=neon")
+#endif
+#include <arm_neon.h>
+
+void lotr_qs8_dequantize__armv7(size_t n, const int8_t* q, float* y, float scale, int32_t zero_point) {
+  const int32x4_t vzp = vdupq_n_s32(zero_point);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const int8x16_t v = vld1q_s8(q + i);
+    const int16x8_t lo = vmovl_s8(vget_low_s8(v)), hi = vmovl_s8(vget_high_s8(v));
+    vst1q_f32(y + i, vmulq_n_f32(vcvtq_f32_s32(vsubq_s32(vmovl_s16(vget_low_s16(lo)), vzp)), scale));
+    vst1q_f32(y + i + 4, vmulq_n_f32(vcvtq_f32_s32(vsubq_s32(vmovl_s16(vget_high_s16(lo)), vzp)), scale));
+    vst1q_f32(y + i + 8, vmulq_n_f32(vcvtq_f32_s32(vsubq_s32(vmovl_s16(vget_low_s16(hi)), vzp)), scale));
+    vst1q_f32(y + i + 12, vmulq_n_f32(vcvtq_f32_s32(vsubq_s32(vmovl_s16(vget_high_s16(hi)), vzp)), scale));
+  }
+  if (i < n) lotr_qs8_dequantize__ref(n - i, q + i, y + i, scale, zero_point);
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif /* __arm__ */

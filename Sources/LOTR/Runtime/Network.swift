@@ -1,0 +1,345 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CLOTRKernels
+import COpenBLAS
+
+/// Why a valid model file cannot run on this runtime (an op combination it lacks, a
+/// requantization scale out of the kernels' range, ...).
+public struct NetworkError: Error, CustomStringConvertible, Equatable {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// A .lotr graph prepared for one kernel path and thread count: weights packed for the
+/// path, every activation placed in one arena, each node turned into a step that calls
+/// the kernels. `run` allocates nothing.
+///
+/// int8 ops run on CLOTRKernels (requantization in integer fixed point, the same bits on
+/// every ISA path and thread count); float ops (LayerNorm, Softmax, GELU, attention, and
+/// the whole graph of a float model) run on float kernels and OpenBLAS SGEMM.
+public final class Network: @unchecked Sendable {
+  public let model: ModelFile
+  public let kernels: KernelPath
+  public let threads: Int
+  /// Bytes of the activation arena.
+  public var arenaBytes: Int { arena.count }
+  /// Bytes the activations and scratch would take if none shared memory.
+  public private(set) var unsharedBytes = 0
+  /// Bytes of weights packed at load (int8 GEMM/depthwise layouts, dequantized attention).
+  public internal(set) var packedBytes = 0
+  /// Multiply-accumulates of one inference, per step.
+  public private(set) var stepMACs: [Int] = []
+
+  public struct Step {
+    public var name: String
+    public var op: Op
+    public var int8: Bool
+    let body: () -> Void
+  }
+
+  public private(set) var steps: [Step] = []
+
+  let pool: ThreadPool?
+  let arena: AlignedBuffer<UInt8>
+  private var offsets: [Int] = []          // per tensor, -1 for constants
+  var owned: [AnyObject] = []      // packed weights and other buffers the steps use
+  private var scratchOffsets: [Int: Int] = [:] // node -> arena offset of its scratch
+
+  public init(model: ModelFile, kernels: KernelPath, threads: Int = 1) throws {
+    self.model = model
+    self.kernels = kernels
+    self.threads = max(1, threads)
+    pool = self.threads > 1 ? try ThreadPool(threads: self.threads) : nil
+
+    // Plan the arena: one slot per non-constant tensor, plus each node's scratch.
+    let tensors = model.tensors
+    var slots: [ArenaPlan.Slot] = []
+    var slotOfTensor = [Int](repeating: -1, count: tensors.count)
+    for (i, t) in tensors.enumerated() where t.role != .constant {
+      slotOfTensor[i] = slots.count
+      slots.append(.init(size: t.byteCount, first: t.role == .input ? -1 : Int.max, last: -1))
+    }
+    for (n, node) in model.nodes.enumerated() {
+      for id in node.outputs where slotOfTensor[id] >= 0 { slots[slotOfTensor[id]].first = n }
+      for id in node.inputs where slotOfTensor[id] >= 0 { slots[slotOfTensor[id]].last = max(slots[slotOfTensor[id]].last, n) }
+    }
+    for (i, t) in tensors.enumerated() where slotOfTensor[i] >= 0 {
+      let s = slotOfTensor[i]
+      if t.role == .output || t.role == .input { slots[s].last = model.nodes.count } // readable after run
+      if slots[s].last < slots[s].first { slots[s].last = slots[s].first }
+    }
+    var scratchSlot: [Int: Int] = [:]
+    for (n, node) in model.nodes.enumerated() {
+      let bytes = try Self.scratchBytes(node, model)
+      if bytes > 0 {
+        scratchSlot[n] = slots.count
+        slots.append(.init(size: bytes, first: n, last: n))
+      }
+    }
+    let plan = ArenaPlan(slots)
+    unsharedBytes = slots.reduce(0) { $0 + ($1.size + 63) / 64 * 64 }
+    arena = AlignedBuffer<UInt8>(count: plan.size)
+    offsets = slotOfTensor.map { $0 >= 0 ? plan.offsets[$0] : -1 }
+    scratchOffsets = scratchSlot.mapValues { plan.offsets[$0] }
+
+    for (n, node) in model.nodes.enumerated() {
+      do {
+        let (body, macs) = try prepare(node, index: n)
+        let int8 = node.inputs.contains { model.tensors[$0].dtype == .i8 }
+        steps.append(Step(name: node.name, op: node.op, int8: int8, body: body))
+        stepMACs.append(macs)
+      } catch let error as NetworkError {
+        throw NetworkError("node \(n) '\(node.name)' (\(node.op)): \(error.message)")
+      }
+    }
+  }
+
+  // MARK: running
+
+  /// The graph input, f32 or i8 as the model says, laid out [1, H, W, 3].
+  public var inputPointer: UnsafeMutableRawPointer { pointer(model.inputTensor) }
+
+  /// The landmarks of the last run, [N, 2] in the model's output coordinates.
+  public var output: UnsafeBufferPointer<Float> {
+    UnsafeBufferPointer(start: pointer(model.outputTensor).assumingMemoryBound(to: Float.self),
+                        count: model.tensors[model.outputTensor].elementCount)
+  }
+
+  /// Runs every step on the input already in `inputPointer`.
+  public func run() {
+    openblas_set_num_threads(Int32(threads))
+    for step in steps { step.body() }
+  }
+
+  /// Runs like `run()`, adding each step's seconds to `times` (count = steps.count).
+  public func run(times: inout [Double]) {
+    openblas_set_num_threads(Int32(threads))
+    if times.count != steps.count { times = [Double](repeating: 0, count: steps.count) }
+    var ts = timespec()
+    for (i, step) in steps.enumerated() {
+      clock_gettime(CLOCK_MONOTONIC, &ts)
+      let start = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+      step.body()
+      clock_gettime(CLOCK_MONOTONIC, &ts)
+      times[i] += Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 - start
+    }
+  }
+
+  /// A tensor's current bytes: an activation's after `run`, or a constant's.
+  public func bytes(of tensor: Int) -> UnsafeRawBufferPointer {
+    let t = model.tensors[tensor]
+    if t.role == .constant { return model.data(tensor) }
+    return UnsafeRawBufferPointer(start: arena.raw + offsets[tensor], count: t.byteCount)
+  }
+
+  /// An activation's values as float (dequantized when int8), after `run`.
+  public func floats(of tensor: Int) -> [Float] {
+    let t = model.tensors[tensor]
+    let raw = bytes(of: tensor)
+    switch (t.dtype, t.quantization) {
+    case (.f32, _): return Array(raw.bindMemory(to: Float.self))
+    case (.i8, .perTensor(let scale, let zp)): return raw.bindMemory(to: Int8.self).map { Float(Int32($0) - zp) * scale }
+    case (.i32, _): return raw.bindMemory(to: Int32.self).map { Float($0) }
+    default: return raw.bindMemory(to: Int8.self).map { Float($0) }
+    }
+  }
+
+  func pointer(_ tensor: Int) -> UnsafeMutableRawPointer {
+    if offsets[tensor] >= 0 { return arena.raw + offsets[tensor] }
+    return UnsafeMutableRawPointer(mutating: model.data(tensor).baseAddress!)
+  }
+
+  func scratch(_ node: Int) -> UnsafeMutableRawPointer { arena.raw + scratchOffsets[node]! }
+
+  // MARK: preparing steps
+
+  static func scratchBytes(_ node: NodeInfo, _ model: ModelFile) throws -> Int {
+    let t = model.tensors
+    switch node.op {
+    case .conv2d:
+      let x = t[node.inputs[0]], y = t[node.outputs[0]]
+      let (kh, kw) = (Int(node.int(0)), Int(node.int(1)))
+      let cin = x.shape[3], groups = Int(node.int(8))
+      if groups != 1 { return 0 }
+      let rows = y.shape[1] * y.shape[2], k = kh * kw * cin
+      if x.dtype == .i8 {
+        var g = Self.geometry(node, x: x, y: y)
+        return lotr_qs8_conv2d_scratch_size(&g)
+      }
+      return (kh == 1 && kw == 1 && node.int(2) == 1 && node.int(3) == 1 && (4...7).allSatisfy { node.int($0) == 0 })
+        ? 0 : rows * k * 4
+    case .attention:
+      let q = t[node.inputs[0]], k = t[node.inputs[1]]
+      let d = q.shape[1]
+      return 4 * (q.shape[0] * d * 2 + k.shape[0] * d * 2 + q.shape[0] * k.shape[0])
+    default:
+      return 0
+    }
+  }
+
+  static func geometry(_ node: NodeInfo, x: TensorInfo, y: TensorInfo) -> lotr_conv_geometry {
+    var g = lotr_conv_geometry()
+    g.input_height = UInt32(x.shape[1]); g.input_width = UInt32(x.shape[2])
+    g.input_channels = UInt32(x.shape[3]); g.output_channels = UInt32(y.shape[3])
+    g.kernel_height = UInt32(node.int(0)); g.kernel_width = UInt32(node.int(1))
+    g.stride_height = UInt32(node.int(2)); g.stride_width = UInt32(node.int(3))
+    g.pad_top = UInt32(node.int(4)); g.pad_left = UInt32(node.int(5))
+    g.pad_bottom = UInt32(node.int(6)); g.pad_right = UInt32(node.int(7))
+    return g
+  }
+
+  /// The int8 range [min, max] of a real clamp on a tensor quantized with (scale, zp).
+  static func quantizedClamp(_ lo: Float, _ hi: Float, scale: Float, zeroPoint: Int32) -> (Int8, Int8) {
+    func q(_ v: Float) -> Int8 {
+      if v == -.infinity { return -128 }
+      if v == .infinity { return 127 }
+      let r = max(-1000, min(1000, (v / scale).rounded(.toNearestOrEven)))
+      return Int8(max(-128, min(127, Int32(r) + zeroPoint)))
+    }
+    return (q(lo), q(hi))
+  }
+
+  func perTensor(_ id: Int) throws -> (scale: Float, zeroPoint: Int32) {
+    guard case .perTensor(let s, let z) = model.tensors[id].quantization else {
+      throw NetworkError("tensor '\(model.tensors[id].name)' needs per-tensor quantization")
+    }
+    return (s, z)
+  }
+
+  /// Per-channel requantization multipliers and shifts for scale in*w[c]/out.
+  func requantization(input: Float, weights: [Float], output: Float) throws -> (AlignedBuffer<Int32>, AlignedBuffer<Int32>) {
+    let n = weights.count
+    let m = AlignedBuffer<Int32>(count: n), s = AlignedBuffer<Int32>(count: n)
+    for c in 0..<n {
+      let scale = Double(input) * Double(weights[c]) / Double(output)
+      guard lotr_requant_from_scale(scale, m.pointer + c, s.pointer + c) == 0 else {
+        throw NetworkError("channel \(c): requantization scale \(scale) is outside [2^-33, 0.5); re-quantize the model with a wider output scale")
+      }
+    }
+    owned.append(m); owned.append(s)
+    return (m, s)
+  }
+
+  func prepare(_ node: NodeInfo, index n: Int) throws -> (() -> Void, Int) {
+    let t = model.tensors
+    let k = kernels.table
+    let poolPointer = pool?.pointer
+    switch node.op {
+    case .quantize:
+      let (scale, zp) = try perTensor(node.outputs[0])
+      let x = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
+      let y = pointer(node.outputs[0]).assumingMemoryBound(to: Int8.self)
+      let count = t[node.inputs[0]].elementCount
+      return ({ lotr_qs8_quantize(k, count, x, y, scale, zp) }, 0)
+
+    case .dequantize:
+      let (scale, zp) = try perTensor(node.inputs[0])
+      let x = pointer(node.inputs[0]).assumingMemoryBound(to: Int8.self)
+      let y = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
+      let count = t[node.inputs[0]].elementCount
+      return ({ lotr_qs8_dequantize(k, count, x, y, scale, zp) }, 0)
+
+    case .conv2d:
+      return try prepareConv(node, index: n)
+
+    case .linear:
+      return try prepareLinear(node)
+
+    case .add:
+      let (a, b, y) = (node.inputs[0], node.inputs[1], node.outputs[0])
+      let count = t[y].elementCount
+      if t[y].dtype == .i8 {
+        let (sa, za) = try perTensor(a), (sb, zb) = try perTensor(b), (sy, zy) = try perTensor(y)
+        let (lo, hi) = Self.quantizedClamp(node.float(0), node.float(1), scale: sy, zeroPoint: zy)
+        var params = lotr_qs8_add_params()
+        guard lotr_qs8_add_params_init(sa, za, sb, zb, sy, zy, lo, hi, &params) == 0 else {
+          throw NetworkError("input/output scale ratio is not representable (\(sa)/\(sy), \(sb)/\(sy))")
+        }
+        let pa = pointer(a).assumingMemoryBound(to: Int8.self), pb = pointer(b).assumingMemoryBound(to: Int8.self)
+        let py = pointer(y).assumingMemoryBound(to: Int8.self)
+        return ({ lotr_qs8_add(k, poolPointer, count, pa, pb, py, &params) }, 0)
+      }
+      let pa = pointer(a).assumingMemoryBound(to: Float.self), pb = pointer(b).assumingMemoryBound(to: Float.self)
+      let py = pointer(y).assumingMemoryBound(to: Float.self)
+      let (lo, hi) = (node.float(0), node.float(1))
+      return ({
+        for i in 0..<count { py[i] = min(max(pa[i] + pb[i], lo), hi) }
+      }, 0)
+
+    case .matmul:
+      let (a, b, y) = (t[node.inputs[0]], t[node.inputs[1]], t[node.outputs[0]])
+      let transposed = node.int(0) != 0
+      let alpha = node.float(1)
+      let (m, kk, nn) = (a.shape[0], a.shape[1], y.shape[1])
+      let pa = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
+      let pb = pointer(node.inputs[1]).assumingMemoryBound(to: Float.self)
+      let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
+      let ldb = Int32(b.shape[1])
+      return ({
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, transposed ? CblasTrans : CblasNoTrans, Int32(m), Int32(nn), Int32(kk),
+                    alpha, pa, Int32(kk), pb, ldb, 0, py, Int32(nn))
+      }, m * nn * kk)
+
+    case .layerNorm:
+      let x = t[node.inputs[0]]
+      let cols = x.shape.last!, rows = x.elementCount / cols
+      let px = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
+      let pg = pointer(node.inputs[1]).assumingMemoryBound(to: Float.self)
+      let pb = pointer(node.inputs[2]).assumingMemoryBound(to: Float.self)
+      let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
+      let eps = node.float(0)
+      return ({ lotr_f32_layernorm(k, rows, cols, px, pg, pb, eps, py) }, 0)
+
+    case .softmax:
+      let x = t[node.inputs[0]]
+      let cols = x.shape.last!, rows = x.elementCount / cols
+      let px = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
+      let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
+      return ({ lotr_f32_softmax(k, rows, cols, px, py) }, 0)
+
+    case .gelu, .sigmoid:
+      let count = t[node.inputs[0]].elementCount
+      let px = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
+      let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
+      if node.op == .gelu { return ({ lotr_f32_gelu(k, count, px, py) }, 0) }
+      return ({ for i in 0..<count { py[i] = 1 / (1 + expf(-px[i])) } }, 0)
+
+    case .relu, .clamp:
+      let x = t[node.inputs[0]]
+      let count = x.elementCount
+      let (lo, hi) = node.op == .relu ? (Float(0), Float.infinity) : (node.float(0), node.float(1))
+      if x.dtype == .f32 {
+        let px = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
+        let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
+        if node.op == .relu { return ({ lotr_f32_relu(k, count, px, py) }, 0) }
+        return ({ for i in 0..<count { py[i] = min(max(px[i], lo), hi) } }, 0)
+      }
+      let (scale, zp) = try perTensor(node.inputs[0])
+      let (qlo, qhi) = Self.quantizedClamp(lo, hi, scale: scale, zeroPoint: zp)
+      let px = pointer(node.inputs[0]).assumingMemoryBound(to: Int8.self)
+      let py = pointer(node.outputs[0]).assumingMemoryBound(to: Int8.self)
+      return ({ for i in 0..<count { py[i] = min(max(px[i], qlo), qhi) } }, 0)
+
+    case .attention:
+      return try prepareAttention(node, index: n)
+
+    case .reshape:
+      let bytes = t[node.inputs[0]].byteCount
+      let px = pointer(node.inputs[0]), py = pointer(node.outputs[0])
+      return ({ py.copyMemory(from: px, byteCount: bytes) }, 0)
+
+    case .transpose:
+      return prepareTranspose(node)
+
+    case .concat:
+      return prepareConcat(node)
+
+    case .deconv2d:
+      throw NetworkError("DECONV2D (lotr-m+ upsampling) is not supported by this runtime yet")
+    }
+  }
+}

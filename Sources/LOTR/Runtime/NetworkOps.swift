@@ -1,0 +1,272 @@
+import CLOTRKernels
+import COpenBLAS
+
+/// The steps with more preparation: convolutions, linears, attention, layout ops.
+extension Network {
+  func prepareConv(_ node: NodeInfo, index n: Int) throws -> (() -> Void, Int) {
+    let t = model.tensors
+    let (xi, wi, bi, yi) = (node.inputs[0], node.inputs[1], node.inputs[2], node.outputs[0])
+    let (x, y) = (t[xi], t[yi])
+    var g = Self.geometry(node, x: x, y: y)
+    let groups = Int(node.int(8))
+    let (cin, cout) = (x.shape[3], y.shape[3])
+    let (kh, kw) = (Int(node.int(0)), Int(node.int(1)))
+    let (oh, ow) = (y.shape[1], y.shape[2])
+    let depthwise = groups == cin && groups == cout && groups > 1
+    guard groups == 1 || depthwise else { throw NetworkError("grouped convolution (groups \(groups)) is not supported") }
+    let macs = oh * ow * cout * kh * kw * (depthwise ? 1 : cin)
+    let k = kernels.table
+    let poolPointer = pool?.pointer
+
+    if x.dtype == .i8 {
+      guard y.dtype == .i8 else { throw NetworkError("int8 convolution with a float output is not supported") }
+      let (sx, zx) = try perTensor(xi), (sy, zy) = try perTensor(yi)
+      let (mult, shift) = try requantization(input: sx, weights: model.scales(wi), output: sy)
+      let (lo, hi) = Self.quantizedClamp(node.float(9), node.float(10), scale: sy, zeroPoint: zy)
+      let requant = AlignedBuffer<lotr_qs8_requant>(count: 1)
+      requant[0] = lotr_qs8_requant(multiplier: mult.pointer, shift: shift.pointer, output_zero_point: zy,
+                                    output_min: lo, output_max: hi)
+      owned.append(requant)
+      let geometry = AlignedBuffer<lotr_conv_geometry>(count: 1)
+      geometry[0] = g
+      owned.append(geometry)
+      let px = pointer(xi).assumingMemoryBound(to: Int8.self), py = pointer(yi).assumingMemoryBound(to: Int8.self)
+      let weights = model.data(wi).baseAddress!.assumingMemoryBound(to: Int8.self)
+      let bias = model.data(bi).baseAddress!.assumingMemoryBound(to: Int32.self)
+      if depthwise {
+        guard kh == 3, kw == 3, (1...2).contains(Int(node.int(2))), node.int(2) == node.int(3) else {
+          throw NetworkError("depthwise convolution must be 3x3 with stride 1 or 2")
+        }
+        let packed = AlignedBuffer<UInt8>(count: lotr_qs8_dwconv3x3_packed_size(k, cin))
+        lotr_qs8_dwconv3x3_pack(k, cin, weights, bias, zx, packed.raw)
+        owned.append(packed)
+        packedBytes += packed.count
+        let pw = UnsafeRawPointer(packed.raw)
+        return ({ lotr_qs8_dwconv3x3(k, poolPointer, geometry.pointer, px, zx, pw, py, requant.pointer) }, macs)
+      }
+      let kk = kh * kw * cin
+      let packed = AlignedBuffer<UInt8>(count: lotr_qs8_gemm_packed_size(k, cout, kk))
+      lotr_qs8_gemm_pack(k, cout, kk, weights, bias, zx, packed.raw)
+      owned.append(packed)
+      packedBytes += packed.count
+      let pw = UnsafeRawPointer(packed.raw)
+      let scratch = lotr_qs8_conv2d_scratch_size(&g) > 0 ? scratch(n) : nil
+      return ({ lotr_qs8_conv2d(k, poolPointer, geometry.pointer, px, zx, pw, py, requant.pointer, scratch) }, macs)
+    }
+
+    // Float reference path: im2col + SGEMM, depthwise as direct loops.
+    let px = pointer(xi).assumingMemoryBound(to: Float.self), py = pointer(yi).assumingMemoryBound(to: Float.self)
+    let pw = model.data(wi).baseAddress!.assumingMemoryBound(to: Float.self)
+    let pb = model.data(bi).baseAddress!.assumingMemoryBound(to: Float.self)
+    let (lo, hi) = (node.float(9), node.float(10))
+    let (sh, sw, pt, pl) = (Int(node.int(2)), Int(node.int(3)), Int(node.int(4)), Int(node.int(5)))
+    let (ih, iw) = (x.shape[1], x.shape[2])
+    if depthwise {
+      let c = cin
+      return ({
+        for oy in 0..<oh {
+          for ox in 0..<ow {
+            let out = py + (oy * ow + ox) * c
+            for ch in 0..<c { out[ch] = pb[ch] }
+            for ky in 0..<kh {
+              let iy = oy * sh + ky - pt
+              if iy < 0 || iy >= ih { continue }
+              for kx in 0..<kw {
+                let ix = ox * sw + kx - pl
+                if ix < 0 || ix >= iw { continue }
+                let inp = px + (iy * iw + ix) * c, wt = pw + (ky * kw + kx) * c
+                for ch in 0..<c { out[ch] += inp[ch] * wt[ch] }
+              }
+            }
+            for ch in 0..<c { out[ch] = min(max(out[ch], lo), hi) }
+          }
+        }
+      }, macs)
+    }
+    let kk = kh * kw * cin, rows = oh * ow
+    let pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && (4...7).allSatisfy { node.int($0) == 0 }
+    let columns: UnsafeMutablePointer<Float> = pointwise ? px : scratch(n).assumingMemoryBound(to: Float.self)
+    return ({
+      if !pointwise {
+        for oy in 0..<oh {
+          for ox in 0..<ow {
+            var dst = columns + (oy * ow + ox) * kk
+            for ky in 0..<kh {
+              let iy = oy * sh + ky - pt
+              for kx in 0..<kw {
+                let ix = ox * sw + kx - pl
+                if iy < 0 || iy >= ih || ix < 0 || ix >= iw {
+                  dst.update(repeating: 0, count: cin)
+                } else {
+                  dst.update(from: px + (iy * iw + ix) * cin, count: cin)
+                }
+                dst += cin
+              }
+            }
+          }
+        }
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cout), Int32(kk), 1, columns, Int32(kk),
+                  pw, Int32(kk), 0, py, Int32(cout))
+      for r in 0..<rows {
+        let out = py + r * cout
+        for ch in 0..<cout { out[ch] = min(max(out[ch] + pb[ch], lo), hi) }
+      }
+    }, macs)
+  }
+
+  func prepareLinear(_ node: NodeInfo) throws -> (() -> Void, Int) {
+    let t = model.tensors
+    let (xi, wi, bi, yi) = (node.inputs[0], node.inputs[1], node.inputs[2], node.outputs[0])
+    let (x, w, y) = (t[xi], t[wi], t[yi])
+    let (nn, kk) = (w.shape[0], w.shape[1])
+    let m = x.elementCount / kk
+    let k = kernels.table
+    let poolPointer = pool?.pointer
+    let (lo, hi) = (node.float(0), node.float(1))
+    let macs = m * nn * kk
+    if x.dtype == .i8 {
+      let (sx, zx) = try perTensor(xi)
+      let weightScales = model.scales(wi)
+      let packed = AlignedBuffer<UInt8>(count: lotr_qs8_gemm_packed_size(k, nn, kk))
+      lotr_qs8_gemm_pack(k, nn, kk, model.data(wi).baseAddress!.assumingMemoryBound(to: Int8.self),
+                         model.data(bi).baseAddress!.assumingMemoryBound(to: Int32.self), zx, packed.raw)
+      owned.append(packed)
+      packedBytes += packed.count
+      let pw = UnsafeRawPointer(packed.raw)
+      let px = pointer(xi).assumingMemoryBound(to: Int8.self)
+      if y.dtype == .i8 {
+        let (sy, zy) = try perTensor(yi)
+        let (mult, shift) = try requantization(input: sx, weights: weightScales, output: sy)
+        let (qlo, qhi) = Self.quantizedClamp(lo, hi, scale: sy, zeroPoint: zy)
+        let requant = AlignedBuffer<lotr_qs8_requant>(count: 1)
+        requant[0] = lotr_qs8_requant(multiplier: mult.pointer, shift: shift.pointer, output_zero_point: zy,
+                                      output_min: qlo, output_max: qhi)
+        owned.append(requant)
+        let py = pointer(yi).assumingMemoryBound(to: Int8.self)
+        return ({ lotr_qs8_gemm(k, poolPointer, m, nn, kk, px, kk, pw, py, nn, requant.pointer) }, macs)
+      }
+      let scales = AlignedBuffer<Float>(count: nn)
+      for c in 0..<nn { scales[c] = sx * weightScales[c] }
+      owned.append(scales)
+      let py = pointer(yi).assumingMemoryBound(to: Float.self)
+      let clamps = lo.isFinite || hi.isFinite
+      let count = m * nn
+      return ({
+        lotr_qs8_gemm_f32(k, poolPointer, m, nn, kk, px, kk, pw, py, nn, scales.pointer)
+        if clamps { for i in 0..<count { py[i] = min(max(py[i], lo), hi) } }
+      }, macs)
+    }
+    let px = pointer(xi).assumingMemoryBound(to: Float.self), py = pointer(yi).assumingMemoryBound(to: Float.self)
+    let pw = model.data(wi).baseAddress!.assumingMemoryBound(to: Float.self)
+    let pb = model.data(bi).baseAddress!.assumingMemoryBound(to: Float.self)
+    return ({
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(nn), Int32(kk), 1, px, Int32(kk), pw,
+                  Int32(kk), 0, py, Int32(nn))
+      for r in 0..<m {
+        let out = py + r * nn
+        for c in 0..<nn { out[c] = min(max(out[c] + pb[c], lo), hi) }
+      }
+    }, macs)
+  }
+
+  /// Multi-head attention in float: Q = q Wq^T + bq (likewise K, V), per head
+  /// softmax(Q_h K_h^T / sqrt(d_h)) V_h, concatenated, then the output projection.
+  /// Weights stored as int8 are dequantized once here.
+  func prepareAttention(_ node: NodeInfo, index n: Int) throws -> (() -> Void, Int) {
+    let t = model.tensors
+    let (lq, d) = (t[node.inputs[0]].shape[0], t[node.inputs[0]].shape[1])
+    let lk = t[node.inputs[1]].shape[0]
+    let heads = Int(node.int(0)), dh = d / heads
+    func floatWeights(_ id: Int) -> UnsafePointer<Float> {
+      if t[id].dtype == .f32 { return UnsafePointer(model.data(id).baseAddress!.assumingMemoryBound(to: Float.self)) }
+      let scales = model.scales(id)
+      let q = model.data(id).bindMemory(to: Int8.self)
+      let buffer = AlignedBuffer<Float>(count: d * d)
+      for r in 0..<d { for c in 0..<d { buffer[r * d + c] = Float(q[r * d + c]) * scales[r] } }
+      owned.append(buffer)
+      packedBytes += d * d * 4
+      return UnsafePointer(buffer.pointer)
+    }
+    let w = stride(from: 3, to: 11, by: 2).map { floatWeights(node.inputs[$0]) }
+    let b = stride(from: 4, to: 12, by: 2).map { UnsafePointer(pointer(node.inputs[$0]).assumingMemoryBound(to: Float.self)) }
+    let query = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
+    let key = pointer(node.inputs[1]).assumingMemoryBound(to: Float.self)
+    let value = pointer(node.inputs[2]).assumingMemoryBound(to: Float.self)
+    let out = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
+    let base = scratch(n).assumingMemoryBound(to: Float.self)
+    let (q, o) = (base, base + lq * d)
+    let (kp, vp) = (base + 2 * lq * d, base + 2 * lq * d + lk * d)
+    let scores = base + 2 * lq * d + 2 * lk * d
+    let scale = 1 / Float(dh).squareRoot()
+    let kernelsTable = kernels.table
+    func project(_ x: UnsafePointer<Float>, rows: Int, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                 _ y: UnsafeMutablePointer<Float>) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(d), Int32(d), 1, x, Int32(d), weight,
+                  Int32(d), 0, y, Int32(d))
+      for r in 0..<rows {
+        let row = y + r * d
+        for c in 0..<d { row[c] += bias[c] }
+      }
+    }
+    let macs = (2 * lq + 2 * lk) * d * d + 2 * lq * lk * d
+    return ({
+      project(query, rows: lq, w[0], b[0], q)
+      project(key, rows: lk, w[1], b[1], kp)
+      project(value, rows: lk, w[2], b[2], vp)
+      for h in 0..<heads {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(lq), Int32(lk), Int32(dh), scale, q + h * dh,
+                    Int32(d), kp + h * dh, Int32(d), 0, scores, Int32(lk))
+        lotr_f32_softmax(kernelsTable, lq, lk, scores, scores)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(lq), Int32(dh), Int32(lk), 1, scores, Int32(lk),
+                    vp + h * dh, Int32(d), 0, o + h * dh, Int32(d))
+      }
+      project(o, rows: lq, w[3], b[3], out)
+    }, macs)
+  }
+
+  func prepareTranspose(_ node: NodeInfo) -> (() -> Void, Int) {
+    let x = model.tensors[node.inputs[0]]
+    let rank = x.shape.count
+    var shape = x.shape + [Int](repeating: 1, count: 4 - rank)
+    let perm = (0..<4).map { Int(node.int($0)) }
+    var strides = [Int](repeating: 0, count: 4)
+    var s = 1
+    for i in (0..<4).reversed() { strides[i] = s; s *= shape[i] }
+    let outShape = perm.map { shape[$0] }
+    let inStrides = perm.map { strides[$0] }
+    shape = outShape
+    let size = x.dtype.size
+    let px = pointer(node.inputs[0]), py = pointer(node.outputs[0])
+    return ({
+      var o = 0
+      for a in 0..<shape[0] {
+        for b in 0..<shape[1] {
+          for c in 0..<shape[2] {
+            for d in 0..<shape[3] {
+              let i = a * inStrides[0] + b * inStrides[1] + c * inStrides[2] + d * inStrides[3]
+              (py + o * size).copyMemory(from: px + i * size, byteCount: size)
+              o += 1
+            }
+          }
+        }
+      }
+    }, 0)
+  }
+
+  func prepareConcat(_ node: NodeInfo) -> (() -> Void, Int) {
+    let (a, b) = (model.tensors[node.inputs[0]], model.tensors[node.inputs[1]])
+    let axis = Int(node.int(0))
+    let outer = a.shape[..<axis].reduce(1, *)
+    let size = a.dtype.size
+    let aChunk = a.shape[axis...].reduce(1, *) * size, bChunk = b.shape[axis...].reduce(1, *) * size
+    let pa = pointer(node.inputs[0]), pb = pointer(node.inputs[1]), py = pointer(node.outputs[0])
+    return ({
+      var dst = py
+      for i in 0..<outer {
+        dst.copyMemory(from: pa + i * aChunk, byteCount: aChunk); dst += aChunk
+        dst.copyMemory(from: pb + i * bChunk, byteCount: bChunk); dst += bChunk
+      }
+    }, 0)
+  }
+}
