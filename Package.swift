@@ -23,7 +23,9 @@ let package = Package(
     ),
     .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
                    providers: [.apt(["libopenblas-dev"])]),
-    .target(name: "LOTR", dependencies: ["CLOTRKernels", "COpenBLAS"]),
+    // libjpeg-turbo / libpng shims (Debian: libjpeg62-turbo-dev, libpng-dev).
+    .target(name: "CImageIO", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]),
+    .target(name: "LOTR", dependencies: ["CLOTRKernels", "COpenBLAS", "CImageIO"]),
     .executableTarget(
       name: "lotr",
       dependencies: ["LOTR", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -34,7 +34,7 @@ public struct KernelBenchmark {
     self.runs = max(1, runs)
   }
 
-  static func now() -> Double {
+  public static func now() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9

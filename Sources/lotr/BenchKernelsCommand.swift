@@ -103,6 +103,8 @@ func fixed(_ value: Double, _ digits: Int) -> String {
   return text
 }
 
+func fixed(_ value: Float, _ digits: Int) -> String { fixed(Double(value), digits) }
+
 func ms(_ seconds: Double) -> String { fixed(seconds * 1000, 3) }
 
 func pad(_ text: String, _ width: Int) -> String {

@@ -1,6 +1,7 @@
-/* LayerNorm of one row for 32-bit ARMv7 NEON (flushes subnormals to zero): two passes (mean, then corrected centred sums:
+/* LayerNorm of one row for 32-bit ARMv7 NEON: two passes (mean, then corrected centred sums:
  * the centred pass also sums d = x - mean0, whose mean c repairs the rounding of mean0),
- * float lanes, 1/sqrt once per row, y = (x - mean0 - c) * rstd * gamma + beta. */
+ * float lanes, 1/sqrt once per row, y = (x - mean0 - c) * rstd * gamma + beta.
+ * ARMv7 NEON flushes subnormal inputs and results to zero. */
 #include <math.h>
 
 #include "internal.h"

@@ -1,4 +1,4 @@
-/* Residual add for 32-bit ARMv7 NEON (32-bit Raspberry Pi OS), 16 int8 per step: int32 a*a_mult + b*b_mult + bias with
+/* Residual add for 32-bit ARMv7 NEON, 16 int8 per step: int32 a*a_mult + b*b_mult + bias with
  * bias = -(a_zp*a_mult + b_zp*b_mult) (exact: |acc| < 2^30), SRSHL by -shift (adds
  * 2^(shift-1) then shifts arithmetically, without intermediate overflow: the contract's
  * rounding), saturating narrows. The < 16 tail runs the reference. */

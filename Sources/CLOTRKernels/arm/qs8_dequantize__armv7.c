@@ -1,5 +1,6 @@
-/* Int8 to float for 32-bit ARMv7 NEON (32-bit Raspberry Pi OS), 16 per step: exact int32 (q - zp), exact conversion, one
- * multiply (bit-identical to the reference). The tail runs the reference. */
+/* Int8 to float for 32-bit ARMv7 NEON, 16 per step: exact int32 (q - zp), exact conversion, one
+ * multiply: bit-identical to the reference except results below 2^-126 (|q - zp| * scale;
+ * needs scale < 2^-134), which ARMv7 NEON flushes to zero. The tail runs the reference. */
 #include "internal.h"
 
 #if defined(__arm__)

@@ -1,7 +1,7 @@
-/* Depthwise 3x3, one output row, 16 channels per step, for 32-bit ARMv7 NEON (Cortex-A7/A53/
- * A72 running 32-bit Raspberry Pi OS). Products of tap pairs in int16 (SMULL + SMLAL: |x*w| <= 128*127, two fit
- * in int16 because weights are never -128), widened into int32 accumulators (SADDW);
- * rndnu requantization with SMULL (int64 product) and SRSHL by -shift, which adds
+/* Depthwise 3x3, one output row, 16 channels per step, for 32-bit ARMv7 NEON
+ * (Cortex-A7/A53/A72 running 32-bit Raspberry Pi OS). Products of tap pairs in int16 (SMULL +
+ * SMLAL: |x*w| <= 128*127, two fit in int16 because weights are never -128), widened into
+ * int32 accumulators (SADDW); rndnu requantization with SMULL (int64 product) and SRSHL by -shift, which adds
  * 2^(shift-1) before the arithmetic shift exactly as the contract does. Weights packed by
  * lotr_qs8_dwconv3x3_pack__ref with T = 16. */
 #include <string.h>

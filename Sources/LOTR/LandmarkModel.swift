@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CLOTRKernels
+
+/// A point in continuous frame coordinates: pixel column x spans [x, x + 1), so the
+/// centre of the top-left pixel is (0.5, 0.5).
+public struct Point: Sendable, Equatable, Codable {
+  public var x: Float
+  public var y: Float
+  public init(x: Float, y: Float) { self.x = x; self.y = y }
+}
+
+/// An axis-aligned face box in frame coordinates, in the model's box convention (the
+/// landmark bounding box; a detector's box is mapped to it first).
+public struct FaceBox: Sendable, Equatable, Codable {
+  public var x: Float, y: Float, width: Float, height: Float
+  public init(x: Float, y: Float, width: Float, height: Float) {
+    self.x = x; self.y = y; self.width = width; self.height = height
+  }
+
+  /// The bounding box of a set of points.
+  public init?(bounding points: [Point]) {
+    guard let minX = points.map(\.x).min(), let maxX = points.map(\.x).max(),
+          let minY = points.map(\.y).min(), let maxY = points.map(\.y).max() else { return nil }
+    self.init(x: minX, y: minY, width: maxX - minX, height: maxY - minY)
+  }
+}
+
+/// A loaded model and everything to go from a frame and a face box to landmarks:
+/// the crop warp of the model's crop rule (C), the network, and the mapping back.
+public final class LandmarkModel: @unchecked Sendable {
+  public let file: ModelFile
+  public let network: Network
+  public var metadata: ModelMetadata { file.metadata }
+  /// Seconds spent mapping and validating the file, and packing weights.
+  public let loadSeconds: Double
+
+  private let mean: [Float]
+  private let invStd: [Float]
+  private let warped: AlignedBuffer<Float>? // f32 staging when the graph input is int8
+
+  public init(path: String, kernels: KernelPath? = nil, threads: Int = 1) throws {
+    let start = KernelBenchmark.now()
+    file = try ModelFile.open(path: path)
+    network = try Network(model: file, kernels: kernels ?? KernelPath.default(), threads: threads)
+    let m = file.metadata
+    mean = m.normalization.mean
+    invStd = m.normalization.std.map { 1 / $0 }
+    warped = file.tensors[file.inputTensor].dtype == .f32 ? nil
+      : AlignedBuffer<Float>(count: m.input.width * m.input.height * 3)
+    loadSeconds = KernelBenchmark.now() - start
+  }
+
+  /// The crop's side and the 2x3 map from crop coordinates (u - 0.5, v - 0.5, 1) to frame
+  /// coordinates, for a face box and a roll angle (radians).
+  public func cropTransform(for box: FaceBox, roll: Float = 0) -> [Float] {
+    let crop = metadata.crop
+    let side = crop.scale * max(box.width, box.height)
+    let cx = box.x + box.width / 2
+    let cy = box.y + box.height / 2 + crop.offsetY * side
+    let (c, s) = (cosf(roll), sinf(roll))
+    return [side * c, -side * s, cx, side * s, side * c, cy]
+  }
+
+  /// Landmarks of the face in `box`, in frame coordinates.
+  public func landmarks(in image: RGBImage, box: FaceBox, roll: Float = 0) -> [Point] {
+    let a = cropTransform(for: box, roll: roll)
+    let (w, h) = (metadata.input.width, metadata.input.height)
+    let input = network.inputPointer
+    image.pixels.withUnsafeBufferPointer { pixels in
+      let target = warped?.pointer ?? input.assumingMemoryBound(to: Float.self)
+      lotr_rgb8_warp_normalize_f32(pixels.baseAddress, UInt32(image.width), UInt32(image.height), image.width * 3, a,
+                                   target, UInt32(w), UInt32(h), mean, invStd)
+      if let warped, case .perTensor(let scale, let zp) = file.tensors[file.inputTensor].quantization {
+        lotr_qs8_quantize(network.kernels.table, w * h * 3, warped.pointer, input.assumingMemoryBound(to: Int8.self), scale, zp)
+      }
+    }
+    network.run()
+    return Self.mapBack(network.output, transform: a)
+  }
+
+  /// Normalised crop coordinates (u, v) to frame coordinates.
+  static func mapBack(_ uv: UnsafeBufferPointer<Float>, transform a: [Float]) -> [Point] {
+    (0..<(uv.count / 2)).map { i in
+      let (u, v) = (uv[2 * i] - 0.5, uv[2 * i + 1] - 0.5)
+      return Point(x: a[0] * u + a[1] * v + a[2], y: a[3] * u + a[4] * v + a[5])
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import LOTR
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct RunCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "run",
+    abstract: "Find landmarks in images.",
+    discussion: """
+      Warps each image's face box by the model's crop rule, runs the model and prints the \
+      landmarks in image pixel coordinates (continuous: pixel x spans [x, x+1)). Without \
+      --box, the whole image is the face box.
+      """
+  )
+
+  @Option(help: "The .lotr model file.")
+  var model: String
+
+  @Option(help: "Face box x,y,width,height in pixels (the model's box convention: the landmark bounding box).")
+  var box: String?
+
+  @Flag(help: "One JSON object per image and line: {\"image\", \"box\", \"points\"}.")
+  var json = false
+
+  @Option(help: "Write an annotated picture: a file for one image, a folder for several.")
+  var draw: String?
+
+  @Option(help: "Inference threads.")
+  var threads = 1
+
+  @Argument(help: "JPEG or PNG images.")
+  var images: [String]
+
+  func validate() throws {
+    guard !images.isEmpty else { throw ValidationError("give at least one image") }
+    guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64") }
+    if let box { _ = try parseBox(box) }
+  }
+
+  func run() throws {
+    let landmarkModel = try LandmarkModel(path: model, threads: threads)
+    let fixedBox = try box.map(parseBox)
+    var failures = 0
+    for path in images {
+      let image: RGBImage
+      do {
+        image = try RGBImage(contentsOf: path)
+      } catch {
+        printError("lotr run: \(error)")
+        failures += 1
+        continue
+      }
+      let faceBox = fixedBox ?? FaceBox(x: 0, y: 0, width: Float(image.width), height: Float(image.height))
+      let points = landmarkModel.landmarks(in: image, box: faceBox)
+      if json {
+        let pts = points.map { "[\(fixed($0.x, 2)),\(fixed($0.y, 2))]" }.joined(separator: ",")
+        print("{\"image\":\(jsonString(path)),\"box\":[\(fixed(faceBox.x, 2)),\(fixed(faceBox.y, 2)),\(fixed(faceBox.width, 2)),\(fixed(faceBox.height, 2))],\"points\":[\(pts)]}")
+      } else {
+        print("\(path): \(points.count) points, box \(fixed(faceBox.x, 1)),\(fixed(faceBox.y, 1)),\(fixed(faceBox.width, 1)),\(fixed(faceBox.height, 1))")
+        for (i, p) in points.enumerated() { print("  \(i): \(fixed(p.x, 2)) \(fixed(p.y, 2))") }
+      }
+      if let draw {
+        var annotated = image
+        annotated.rectangle(x: faceBox.x, y: faceBox.y, width: faceBox.width, height: faceBox.height, color: (0, 200, 255))
+        let radius = max(1.5, Float(min(image.width, image.height)) / 200)
+        for p in points { annotated.dot(p.x, p.y, radius: radius, color: (255, 40, 40)) }
+        let target = images.count == 1 ? draw : draw + "/" + (path.split(separator: "/").last.map(String.init) ?? "out") + ".png"
+        try annotated.write(to: target)
+      }
+    }
+    if failures > 0 { throw ExitCode(1) }
+  }
+}
+
+func parseBox(_ text: String) throws -> FaceBox {
+  let parts = text.split(separator: ",").map { Float($0.filter { $0 != " " }) }
+  guard parts.count == 4, let x = parts[0], let y = parts[1], let w = parts[2], let h = parts[3],
+        [x, y, w, h].allSatisfy(\.isFinite), w > 0, h > 0 else {
+    throw ValidationError("--box takes x,y,width,height with a positive width and height, e.g. 80,90,160,170")
+  }
+  return FaceBox(x: x, y: y, width: w, height: h)
+}
+
+func jsonString(_ s: String) -> String {
+  var out = "\""
+  for scalar in s.unicodeScalars {
+    switch scalar {
+    case "\"": out += "\\\""
+    case "\\": out += "\\\\"
+    case "\n": out += "\\n"
+    case "\r": out += "\\r"
+    case "\t": out += "\\t"
+    default:
+      if scalar.value < 0x20 {
+        let hex = String(scalar.value, radix: 16)
+        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      } else {
+        out.unicodeScalars.append(scalar)
+      }
+    }
+  }
+  return out + "\""
+}
+
+func printError(_ message: String) {
+  var line = message + "\n"
+  line.withUTF8 { buffer in _ = write(2, buffer.baseAddress, buffer.count) }
+}
