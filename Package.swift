@@ -12,6 +12,7 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
   ],
   targets: [
     // Int8 and float kernels: scalar reference, NEON, NEON dotprod, ARMv7, AVX2.
@@ -41,5 +42,17 @@ let package = Package(
     ),
     .testTarget(name: "CLOTRKernelsTests", dependencies: ["CLOTRKernelTester", "CLOTRKernels"]),
     .testTarget(name: "LOTRTests", dependencies: ["LOTR"]),
+    .target(
+      name: "LOTRQuantizer",
+      dependencies: ["LOTR", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      path: "Quantize/LOTRQuantizer",
+      exclude: ["ONNX/README.md"]
+    ),
+    .executableTarget(
+      name: "lotr-quantize",
+      dependencies: ["LOTRQuantizer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      path: "Quantize/lotr-quantize"
+    ),
+    .testTarget(name: "LOTRQuantizerTests", dependencies: ["LOTRQuantizer", "LOTR"], path: "Tests/LOTRQuantizerTests"),
   ]
 )

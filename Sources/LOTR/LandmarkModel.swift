@@ -54,15 +54,9 @@ public final class LandmarkModel: @unchecked Sendable {
     loadSeconds = KernelBenchmark.now() - start
   }
 
-  /// The crop's side and the 2x3 map from crop coordinates (u - 0.5, v - 0.5, 1) to frame
-  /// coordinates, for a face box and a roll angle (radians).
+  /// The 2x3 map from crop coordinates (u - 0.5, v - 0.5, 1) to frame coordinates.
   public func cropTransform(for box: FaceBox, roll: Float = 0) -> [Float] {
-    let crop = metadata.crop
-    let side = crop.scale * max(box.width, box.height)
-    let cx = box.x + box.width / 2
-    let cy = box.y + box.height / 2 + crop.offsetY * side
-    let (c, s) = (cosf(roll), sinf(roll))
-    return [side * c, -side * s, cx, side * s, side * c, cy]
+    CropGeometry.transform(box: box, crop: metadata.crop, roll: roll)
   }
 
   /// Landmarks of the face in `box`, in frame coordinates.
@@ -79,14 +73,6 @@ public final class LandmarkModel: @unchecked Sendable {
       }
     }
     network.run()
-    return Self.mapBack(network.output, transform: a)
-  }
-
-  /// Normalised crop coordinates (u, v) to frame coordinates.
-  static func mapBack(_ uv: UnsafeBufferPointer<Float>, transform a: [Float]) -> [Point] {
-    (0..<(uv.count / 2)).map { i in
-      let (u, v) = (uv[2 * i] - 0.5, uv[2 * i + 1] - 0.5)
-      return Point(x: a[0] * u + a[1] * v + a[2], y: a[3] * u + a[4] * v + a[5])
-    }
+    return CropGeometry.mapBack(network.output, a)
   }
 }

@@ -115,6 +115,16 @@ public final class Network: @unchecked Sendable {
     for step in steps { step.body() }
   }
 
+  /// Runs like `run()`, calling `observe(i)` right after step i, while its outputs are
+  /// still in the arena (later steps may reuse their bytes). For calibration and debugging.
+  public func run(observe: (Int) -> Void) {
+    openblas_set_num_threads(Int32(threads))
+    for (i, step) in steps.enumerated() {
+      step.body()
+      observe(i)
+    }
+  }
+
   /// Runs like `run()`, adding each step's seconds to `times` (count = steps.count).
   public func run(times: inout [Double]) {
     openblas_set_num_threads(Int32(threads))

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLOTRKernels
+import LOTR
+
+/// Face images for calibration and validation: a folder of JPEG/PNG files, with optional
+/// ground truth in the folder's `landmarks.csv` (the 300-W training set's format:
+/// `image,subset,x0,y0,...` in 0-based pixel-centre coordinates) or face boxes in
+/// `boxes.csv` (`image,x,y,width,height`). Without either, the whole image is the box.
+public struct CalibrationSet: Sendable {
+  public struct Face: Sendable {
+    public var path: String
+    public var image: RGBImage
+    public var box: FaceBox
+    /// Ground truth in continuous frame coordinates (pixel x spans [x, x+1)), when known.
+    public var landmarks: [Point]?
+  }
+
+  public var faces: [Face]
+
+  public init(faces: [Face]) { self.faces = faces }
+
+  /// Loads up to `limit` faces (sorted by file name, so runs are repeatable), decoding
+  /// each image; `progress` is called after each.
+  public static func load(folder: String, limit: Int = .max, progress: ((Int, Int) -> Void)? = nil) throws -> CalibrationSet {
+    var isDirectory = stat()
+    guard stat(folder, &isDirectory) == 0 else { throw ImportError("calibration folder \(folder): \(String(cString: strerror(errno)))") }
+    guard (isDirectory.st_mode & S_IFMT) == S_IFDIR else { throw ImportError("calibration folder \(folder) is not a folder") }
+    var landmarks: [String: [Point]] = [:]
+    var boxes: [String: FaceBox] = [:]
+    if let text = readText(folder + "/landmarks.csv") {
+      for (lineNumber, line) in text.split(separator: "\n").enumerated().dropFirst() {
+        let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard fields.count >= 4, (fields.count - 2) % 2 == 0 else {
+          throw ImportError("\(folder)/landmarks.csv line \(lineNumber + 1): expected image,subset,x0,y0,...")
+        }
+        let values = fields[2...].compactMap { Float($0.filter { $0 != " " && $0 != "\r" }) }
+        guard values.count == fields.count - 2 else { throw ImportError("\(folder)/landmarks.csv line \(lineNumber + 1): a coordinate is not a number") }
+        landmarks[fields[0]] = stride(from: 0, to: values.count, by: 2).map { Point(x: values[$0] + 0.5, y: values[$0 + 1] + 0.5) }
+      }
+    }
+    if let text = readText(folder + "/boxes.csv") {
+      for (lineNumber, line) in text.split(separator: "\n").enumerated() {
+        let fields = line.split(separator: ",").map { String($0).filter { $0 != " " && $0 != "\r" } }
+        if lineNumber == 0 && Float(fields.last ?? "") == nil { continue } // header
+        guard fields.count == 5, let x = Float(fields[1]), let y = Float(fields[2]), let w = Float(fields[3]), let h = Float(fields[4]), w > 0, h > 0 else {
+          throw ImportError("\(folder)/boxes.csv line \(lineNumber + 1): expected image,x,y,width,height")
+        }
+        boxes[fields[0]] = FaceBox(x: x, y: y, width: w, height: h)
+      }
+    }
+    let names = try listImages(folder).prefix(limit)
+    guard !names.isEmpty else { throw ImportError("calibration folder \(folder) has no .jpg, .jpeg or .png images") }
+    var faces: [Face] = []
+    for (i, name) in names.enumerated() {
+      let path = folder + "/" + name
+      let image: RGBImage
+      do { image = try RGBImage(contentsOf: path) } catch { throw ImportError("calibration image \(error)") }
+      let truth = landmarks[name]
+      let box = boxes[name] ?? truth.flatMap { FaceBox(bounding: $0) }
+        ?? FaceBox(x: 0, y: 0, width: Float(image.width), height: Float(image.height))
+      faces.append(Face(path: path, image: image, box: box, landmarks: truth))
+      progress?(i + 1, names.count)
+    }
+    return CalibrationSet(faces: faces)
+  }
+
+  static func readText(_ path: String) -> String? {
+    guard let file = fopen(path, "rb") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+      let n = fread(&buffer, 1, buffer.count, file)
+      if n == 0 { break }
+      bytes.append(contentsOf: buffer[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  static func listImages(_ folder: String) throws -> [String] {
+    guard let dir = opendir(folder) else { throw ImportError("cannot list \(folder): \(String(cString: strerror(errno)))") }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      let lower = name.lowercased()
+      if lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") || lower.hasSuffix(".png") { names.append(name) }
+    }
+    return names.sorted()
+  }
+
+  /// The model input (NHWC f32, normalised) for each face by the model's crop rule, and
+  /// the crop transforms to map predictions back.
+  public func inputs(for metadata: ModelMetadata) -> [(input: [Float], transform: [Float])] {
+    let (w, h) = (metadata.input.width, metadata.input.height)
+    let mean = metadata.normalization.mean, invStd = metadata.normalization.std.map { 1 / $0 }
+    return faces.map { face in
+      let a = CropGeometry.transform(box: face.box, crop: metadata.crop)
+      var input = [Float](repeating: 0, count: w * h * 3)
+      face.image.pixels.withUnsafeBufferPointer { pixels in
+        lotr_rgb8_warp_normalize_f32(pixels.baseAddress, UInt32(face.image.width), UInt32(face.image.height),
+                                     face.image.width * 3, a, &input, UInt32(w), UInt32(h), mean, invStd)
+      }
+      return (input, a)
+    }
+  }
+}
+

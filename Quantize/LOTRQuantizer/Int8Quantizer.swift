@@ -1,0 +1,256 @@
+import CLOTRKernels
+import LOTR
+
+/// Rewrites a float graph as int8 by DESIGN.md's rules: convolutions, linears and residual
+/// adds in int8 (weights symmetric per output channel in [-127, 127], activations per
+/// tensor, int32 biases); LayerNorm, Softmax, GELU and attention stay float; QUANTIZE and
+/// DEQUANTIZE go where the two domains meet. A linear whose consumers are all float writes
+/// float straight from its int32 accumulators (no DEQUANTIZE).
+public enum Int8Quantizer {
+  public struct Options: Sendable {
+    public var method: RangeMethod = .minMax
+    /// Nodes (by .lotr node name) to keep in float: mixed precision.
+    public var keepFloat: Set<String> = []
+    public init(method: RangeMethod = .minMax, keepFloat: Set<String> = []) {
+      self.method = method
+      self.keepFloat = keepFloat
+    }
+  }
+
+  /// One quantized layer, for the report.
+  public struct Layer: Sendable {
+    public var node: String
+    public var op: Op
+    public var inputScale: Float
+    public var outputScale: Float?  // nil: float output
+    public var weightScaleRange: ClosedRange<Float>
+    public var macs: Int
+  }
+
+  public struct Result {
+    public var builder: ModelBuilder
+    public var layers: [Layer]
+    public var int8MACs: Int
+    public var floatMACs: Int
+    /// Output scales raised so no channel's requantization scale reaches 0.5.
+    public var raisedScales: [String]
+  }
+
+  struct QParams: Equatable {
+    var scale: Float
+    var zeroPoint: Int32
+  }
+
+  static func qparams(_ range: (Float, Float)) -> QParams {
+    var (lo, hi) = range
+    if hi - lo < 1e-6 { hi = lo + 1e-6 }
+    let scale = (hi - lo) / 255
+    let zp = Int32(max(-128, min(127, (-128 - lo / scale).rounded(.toNearestOrEven))))
+    return QParams(scale: scale, zeroPoint: zp)
+  }
+
+  /// Per-output-channel symmetric int8 weights along `axis`, scales max|w|/127.
+  static func quantizeWeights(_ w: [Float], shape: [Int], axis: Int) -> (values: [Int8], scales: [Float]) {
+    let channels = shape[axis]
+    let inner = shape[(axis + 1)...].reduce(1, *)
+    var maxAbs = [Float](repeating: 0, count: channels)
+    for (i, v) in w.enumerated() { let c = (i / inner) % channels; maxAbs[c] = max(maxAbs[c], abs(v)) }
+    let smallest = maxAbs.filter { $0 > 0 }.min() ?? 1
+    let scales = maxAbs.map { ($0 > 0 ? $0 : smallest) / 127 }
+    let values = w.enumerated().map { i, v -> Int8 in
+      let c = (i / inner) % channels
+      return Int8(max(-127, min(127, (v / scales[c]).rounded(.toNearestOrEven))))
+    }
+    return (values, scales)
+  }
+
+  public static func quantize(_ graph: ImportedGraph, statistics: CalibrationStatistics, options: Options = Options()) throws -> Result {
+    let tensors = graph.tensors
+    var producer = [Int](repeating: -1, count: tensors.count)
+    var consumers = [[Int]](repeating: [], count: tensors.count)
+    for (n, node) in graph.nodes.enumerated() {
+      for t in node.outputs { producer[t] = n }
+      for t in node.inputs { consumers[t].append(n) }
+    }
+    let output = graph.outputTensor!
+
+    // 1. Which nodes run int8.
+    var int8 = [Bool](repeating: false, count: graph.nodes.count)
+    func int8Available(_ t: Int) -> Bool { producer[t] >= 0 && int8[producer[t]] }
+    for (n, node) in graph.nodes.enumerated() where !options.keepFloat.contains(node.name) {
+      switch node.op {
+      case .conv2d:
+        let x = tensors[node.inputs[0]].shape, w = tensors[node.inputs[1]].shape, y = tensors[node.outputs[0]].shape
+        let groups = Int(attributeInt(node.attributes[8]))
+        let depthwise = groups > 1 && groups == x[3] && groups == y[3]
+        let stride = attributeInt(node.attributes[2])
+        int8[n] = groups == 1 || (depthwise && w[1] == 3 && w[2] == 3 && (stride == 1 || stride == 2)
+                                  && attributeInt(node.attributes[3]) == stride)
+      case .linear:
+        int8[n] = tensors[node.inputs[1]].role == .constant && tensors[node.inputs[2]].role == .constant
+      case .add:
+        int8[n] = int8Available(node.inputs[0]) && int8Available(node.inputs[1])
+      case .reshape, .transpose:
+        int8[n] = int8Available(node.inputs[0]) && node.outputs[0] != output
+      default:
+        int8[n] = false
+      }
+    }
+    // 2. Which int8 nodes write float: linears whose consumers all run float (and the
+    // graph output's producer).
+    var floatOutput = [Bool](repeating: false, count: graph.nodes.count)
+    for (n, node) in graph.nodes.enumerated() where int8[n] {
+      let y = node.outputs[0]
+      let allFloat = consumers[y].allSatisfy { !int8[$0] }
+      if node.op == .linear && (allFloat || y == output) { floatOutput[n] = true }
+      if y == output && node.op != .linear { int8[n] = false } // reshape etc. to the output run float
+    }
+
+    // 3. Quantization of every int8 activation (layout ops share their input's).
+    var q: [Int: QParams] = [:]
+    var raised: [String] = []
+    // q: the int8 tensors of the new graph; a float tensor quantized on entry to an int8
+    // op keeps its float identity and gets a ".q8" copy (quantizedCopy).
+    func params(_ t: Int) -> QParams { q[t] ?? qparams(statistics.range(t, options.method)) }
+    var copyParams: [Int: QParams] = [:]
+
+    var b = ModelBuilder(metadata: graph.metadata)
+    var newID: [Int: Int] = [:]            // graph tensor -> builder tensor (in its own domain)
+    var quantizedCopy: [Int: Int] = [:]    // float tensor -> its QUANTIZE output
+    var floatCopy: [Int: Int] = [:]        // int8 tensor -> its DEQUANTIZE output
+    var layers: [Layer] = []
+    var int8MACs = 0, floatMACs = 0
+    let macsByNode = nodeMACs(graph)
+
+    func floatTensor(_ t: Int) -> Int {
+      if let id = newID[t] {
+        if q[t] != nil { // int8 tensor read by a float op
+          if let f = floatCopy[t] { return f }
+          let f = b.addTensor(tensors[t].name + ".f32", .f32, tensors[t].shape)
+          b.addNode(.dequantize, tensors[t].name + ".dequantize", inputs: [id], outputs: [f])
+          floatCopy[t] = f
+          return f
+        }
+        return id
+      }
+      // a float constant
+      let c = tensors[t]
+      let id = b.addTensor(c.name, .f32, c.shape, role: .constant, data: ModelBuilder.bytes(c.data!))
+      newID[t] = id
+      return id
+    }
+
+    func int8Tensor(_ t: Int) -> (Int, QParams) {
+      if let p = q[t], let id = newID[t] { return (id, p) }
+      if let id = quantizedCopy[t] { return (id, copyParams[t]!) }
+      let p = params(t) // statistics of the float tensor
+      copyParams[t] = p
+      let source = floatTensor(t)
+      let id = b.addTensor(tensors[t].name + ".q8", .i8, tensors[t].shape,
+                           quantization: .perTensor(scale: p.scale, zeroPoint: p.zeroPoint))
+      b.addNode(.quantize, tensors[t].name + ".quantize", inputs: [source], outputs: [id])
+      quantizedCopy[t] = id
+      return (id, p)
+    }
+
+    // The graph input first (id order does not matter to the format, only dataflow).
+    if let input = graph.inputTensor {
+      newID[input] = b.addTensor(tensors[input].name, .f32, tensors[input].shape, role: .input)
+    }
+
+    for (n, node) in graph.nodes.enumerated() {
+      let y = node.outputs[0]
+      let yRole: TensorRole = y == output ? .output : .activation
+      let macs = macsByNode[n]
+      if !int8[n] {
+        floatMACs += macs
+        let inputs = node.inputs.map(floatTensor)
+        let id = b.addTensor(tensors[y].name, .f32, tensors[y].shape, role: yRole)
+        newID[y] = id
+        b.addNode(node.op, node.name, inputs: inputs, outputs: [id], attributes: node.attributes)
+        continue
+      }
+      int8MACs += macs
+      switch node.op {
+      case .reshape, .transpose:
+        let (x, p) = int8Tensor(node.inputs[0])
+        q[y] = p
+        let id = b.addTensor(tensors[y].name, .i8, tensors[y].shape, quantization: .perTensor(scale: p.scale, zeroPoint: p.zeroPoint))
+        newID[y] = id
+        b.addNode(node.op, node.name, inputs: [x], outputs: [id], attributes: node.attributes)
+
+      case .add:
+        let (a, _) = int8Tensor(node.inputs[0])
+        let (c, _) = int8Tensor(node.inputs[1])
+        let p = params(y)
+        q[y] = p
+        let id = b.addTensor(tensors[y].name, .i8, tensors[y].shape, quantization: .perTensor(scale: p.scale, zeroPoint: p.zeroPoint))
+        newID[y] = id
+        b.addNode(.add, node.name, inputs: [a, c], outputs: [id], attributes: node.attributes)
+
+      case .conv2d, .linear:
+        let (x, px) = int8Tensor(node.inputs[0])
+        let w = tensors[node.inputs[1]], bias = tensors[node.inputs[2]]
+        let depthwise = node.op == .conv2d && w.shape[0] == 1 && w.shape.count == 4 && tensors[y].shape[3] == w.shape[3] && w.shape[3] > 1
+        let axis = depthwise ? 3 : 0
+        let (wq, ws) = quantizeWeights(w.data!, shape: w.shape, axis: axis)
+        // Biases in the accumulator's units; the ratio to the output scale below 0.5.
+        let accScales = ws.map { px.scale * $0 }
+        let biasQ = zip(bias.data!, accScales).map { v, s in Int32(clamping: Int64((Double(v) / Double(s)).rounded())) }
+        let wid = b.addTensor(w.name, .i8, w.shape, role: .constant, quantization: .perChannel(axis: axis, scales: ws),
+                              data: ModelBuilder.bytes(wq))
+        let bid = b.addTensor(bias.name, .i32, bias.shape, role: .constant, data: ModelBuilder.bytes(biasQ))
+        var outScale: Float? = nil
+        let id: Int
+        if floatOutput[n] {
+          id = b.addTensor(tensors[y].name, .f32, tensors[y].shape, role: yRole)
+        } else {
+          var p = params(y)
+          let needed = (accScales.max() ?? 0) / 0.4999
+          if p.scale < needed {
+            let (lo, hi) = statistics.range(y, options.method)
+            let centre = (lo + hi) / 2
+            p.scale = needed
+            p.zeroPoint = Int32(max(-128, min(127, (-centre / needed).rounded())))
+            raised.append(node.name)
+          }
+          q[y] = p
+          outScale = p.scale
+          id = b.addTensor(tensors[y].name, .i8, tensors[y].shape, quantization: .perTensor(scale: p.scale, zeroPoint: p.zeroPoint))
+        }
+        newID[y] = id
+        b.addNode(node.op, node.name, inputs: [x, wid, bid], outputs: [id], attributes: node.attributes)
+        layers.append(Layer(node: node.name, op: node.op, inputScale: px.scale, outputScale: outScale,
+                            weightScaleRange: (ws.min() ?? 0)...(ws.max() ?? 0), macs: macs))
+
+      default:
+        throw ImportError("internal: node '\(node.name)' (\(node.op)) was marked int8 but has no int8 form")
+      }
+    }
+    return Result(builder: b, layers: layers, int8MACs: int8MACs, floatMACs: floatMACs, raisedScales: raised)
+  }
+
+  static func attributeInt(_ a: ModelBuilder.Attribute) -> Int32 {
+    if case .int(let v) = a { return v }
+    return 0
+  }
+
+  static func nodeMACs(_ g: ImportedGraph) -> [Int] {
+    g.nodes.map { n in
+      let t = g.tensors
+      let y = t[n.outputs[0]].shape.reduce(1, *)
+      switch n.op {
+      case .conv2d:
+        let w = t[n.inputs[1]].shape
+        let depthwise = w[0] == 1 && t[n.outputs[0]].shape[3] == w[3] && w[3] > 1
+        return y * w[1] * w[2] * (depthwise ? 1 : w[3])
+      case .linear: return y * t[n.inputs[1]].shape[1]
+      case .matmul: return y * t[n.inputs[0]].shape[1]
+      case .attention:
+        let (qs, ks) = (t[n.inputs[0]].shape, t[n.inputs[1]].shape)
+        return (2 * qs[0] + 2 * ks[0]) * qs[1] * qs[1] + 2 * qs[0] * ks[0] * qs[1]
+      default: return 0
+      }
+    }
+  }
+}

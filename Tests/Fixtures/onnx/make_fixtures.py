@@ -1,0 +1,156 @@
+"""Small ONNX graphs for LOTRQuantizerTests (the ONNX -> .lotr importer), built node by
+node with onnx.helper so that each exercises one mapping rule, plus ONNX Runtime's output
+for a fixed input so the tests can check the imported graph numerically.
+
+  .venv/bin/python Tests/Fixtures/onnx/make_fixtures.py     # from the repository root
+
+Writes, next to this script, for each fixture NAME: NAME.onnx, NAME.input.bin (f32, NCHW,
+the graph input) and NAME.expected.bin (f32, ONNX Runtime's output). Deterministic (fixed
+seeds); needs numpy, onnx and onnxruntime (the training venv has them).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OPSET = 17
+
+
+def metadata(n: int, size: int) -> dict[str, str]:
+    """The keys training/lotr_train/export.py writes (build_metadata)."""
+    return {
+        "model_name": "fixture",
+        "landmark_count": str(n),
+        "mirror_permutation": json.dumps(list(range(n))),
+        "crop_rule": json.dumps({"side": "k * max(box_w, box_h)", "centre": "box centre", "k": 1.3}),
+        "input_size": str(size),
+        "mean": json.dumps([0.485, 0.456, 0.406]),
+        "std": json.dumps([0.229, 0.224, 0.225]),
+        "coordinate_convention": "corner: u = X / W",
+        "landmark_scheme": f"fixture{n}",
+        "training_data": "none (test fixture)",
+        "licence": "MIT",
+    }
+
+
+class G:
+    """A tiny graph builder: initializers from numpy, nodes by name."""
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits = [], []
+
+    def const(self, name, array):
+        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def rand(self, name, *shape, scale=0.5):
+        return self.const(name, (self.rng.standard_normal(shape) * scale).astype(np.float32))
+
+    def node(self, op, name, inputs, **attrs):
+        out = name + "_out"
+        self.nodes.append(helper.make_node(op, inputs, [out], name=name, **attrs))
+        return out
+
+    def save(self, fixture, size, n, last_output):
+        self.nodes[-1].output[0] = "landmarks"
+        for node in self.nodes:  # rename readers of the last output
+            node.input[:] = ["landmarks" if i == last_output else i for i in node.input]
+        graph = helper.make_graph(
+            self.nodes, fixture,
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+            [helper.make_tensor_value_info("landmarks", TensorProto.FLOAT, [1, n, 2])],
+            self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="make_fixtures.py")
+        model.ir_version = 8
+        for k, v in metadata(n, size).items():
+            e = model.metadata_props.add()
+            e.key, e.value = k, v
+        onnx.checker.check_model(model)
+        path = os.path.join(HERE, fixture + ".onnx")
+        onnx.save(model, path)
+        x = np.random.default_rng(100).standard_normal((1, 3, size, size)).astype(np.float32)
+        y = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+        assert y.shape == (1, n, 2), y.shape
+        x.tofile(os.path.join(HERE, fixture + ".input.bin"))
+        y.astype(np.float32).tofile(os.path.join(HERE, fixture + ".expected.bin"))
+        print(f"{fixture}: {len(self.nodes)} nodes, output {y.shape}")
+
+
+def tokens_head(g: G, x: str, channels: int, size: int, prefix: str = "head"):
+    """NCHW [1, C, h, w] -> tokens [1, h*w, C] (PyTorch's flatten(2).transpose(1, 2))
+    -> Linear to 2 -> [1, h*w, 2]."""
+    t = g.node("Reshape", f"/{prefix}/Reshape", [x, g.const(f"{prefix}.shape", np.array([1, channels, -1], np.int64))])
+    t = g.node("Transpose", f"/{prefix}/Transpose", [t], perm=[0, 2, 1])
+    t = g.node("MatMul", f"/{prefix}/fc/MatMul", [t, g.rand(f"{prefix}.fc.w", channels, 2)])
+    return g.node("Add", f"/{prefix}/fc/Add", [g.rand(f"{prefix}.fc.b", 2), t])
+
+
+def conv_bn() -> None:
+    """Conv -> BatchNormalization -> Clip(0, 6), a depthwise Conv -> BN -> Relu, a
+    residual Add, ConvTranspose -> BN, then tokens and a Linear head."""
+    g = G(1)
+    x = g.node("Conv", "/stem/Conv", ["input", g.rand("stem.w", 8, 3, 3, 3), g.rand("stem.b", 8)],
+               kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+
+    def bn(name, t, c):
+        return g.node("BatchNormalization", name, [t, g.rand(name + ".gamma", c), g.rand(name + ".beta", c),
+                                                    g.rand(name + ".mean", c),
+                                                    g.const(name + ".var", g.rng.uniform(0.5, 2.0, c).astype(np.float32))],
+                      epsilon=1e-5)
+
+    x = bn("/stem/BatchNormalization", x, 8)
+    x = g.node("Clip", "/stem/Clip", [x, g.const("zero", np.array(0, np.float32)), g.const("six", np.array(6, np.float32))])
+    y = g.node("Conv", "/dw/Conv", [x, g.rand("dw.w", 8, 1, 3, 3)], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=8)
+    y = bn("/dw/BatchNormalization", y, 8)
+    y = g.node("Relu", "/dw/Relu", [y])
+    x = g.node("Add", "/res/Add", [x, y])
+    x = g.node("ConvTranspose", "/up/ConvTranspose", [x, g.rand("up.w", 8, 6, 4, 4, scale=0.2)], kernel_shape=[4, 4],
+               strides=[2, 2], pads=[1, 1, 1, 1])
+    x = bn("/up/BatchNormalization", x, 6)
+    x = g.node("Conv", "/down/Conv", [x, g.rand("down.w", 4, 6, 3, 3), g.rand("down.b", 4)], kernel_shape=[3, 3],
+               strides=[2, 2], pads=[0, 0, 1, 1])
+    out = tokens_head(g, x, 4, 8)
+    g.save("conv_bn", 16, 64, out)   # 16x16 -> 8x8 -> deconv 16x16 -> 8x8: 64 tokens
+
+
+def layernorm_decomposed() -> None:
+    """Tokens -> the pre-opset-17 LayerNorm decomposition -> Linear head."""
+    g = G(2)
+    x = g.node("Conv", "/proj/Conv", ["input", g.rand("proj.w", 8, 3, 2, 2), g.rand("proj.b", 8)],
+               kernel_shape=[2, 2], strides=[2, 2])
+    t = g.node("Reshape", "/tok/Reshape", [x, g.const("tok.shape", np.array([1, 8, 16], np.int64))])
+    t = g.node("Transpose", "/tok/Transpose", [t], perm=[0, 2, 1])
+    m = g.node("ReduceMean", "/ln/ReduceMean", [t], axes=[-1])
+    d = g.node("Sub", "/ln/Sub", [t, m])
+    p = g.node("Pow", "/ln/Pow", [d, g.const("ln.two", np.array(2, np.float32))])
+    v = g.node("ReduceMean", "/ln/ReduceMean_1", [p], axes=[-1])
+    e = g.node("Add", "/ln/Add", [v, g.const("ln.eps", np.array(1e-5, np.float32))])
+    s = g.node("Sqrt", "/ln/Sqrt", [e])
+    n = g.node("Div", "/ln/Div", [d, s])
+    n = g.node("Mul", "/ln/Mul", [n, g.rand("ln.gamma", 8)])
+    n = g.node("Add", "/ln/Add_1", [n, g.rand("ln.beta", 8)])
+    n = g.node("MatMul", "/fc/MatMul", [n, g.rand("fc.w", 8, 2)])
+    out = g.node("Add", "/fc/Add", [n, g.rand("fc.b", 2)])
+    g.save("layernorm_decomposed", 8, 16, out)
+
+
+def unsupported() -> None:
+    """A MaxPool (not in the .lotr op set) between a Conv and the head."""
+    g = G(3)
+    x = g.node("Conv", "/stem/Conv", ["input", g.rand("stem.w", 4, 3, 3, 3)], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    x = g.node("MaxPool", "/stem/MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    out = tokens_head(g, x, 4, 4)
+    g.save("unsupported", 8, 16, out)
+
+
+if __name__ == "__main__":
+    conv_bn()
+    layernorm_decomposed()
+    unsupported()
