@@ -52,8 +52,15 @@ void lotr_dwconv_config_init(struct lotr_dwconv_config* config, lotr_isa isa) {
   }
 }
 
+/* The tail block (qs8_dwconv_config.h): channels C-T .. C-1 packed as one more block. */
+static int dwconv_has_tail_block(const struct lotr_dwconv_config* config, size_t channels) {
+  const size_t t = config->channel_tile;
+  return t > 1 && channels > t && channels % t != 0;
+}
+
 static size_t dwconv_blocks_bytes(const struct lotr_dwconv_config* config, size_t channels) {
-  return LOTR_DIV_ROUND_UP(channels, config->channel_tile) * config->block_bytes;
+  return (LOTR_DIV_ROUND_UP(channels, config->channel_tile) + (size_t)dwconv_has_tail_block(config, channels)) *
+         config->block_bytes;
 }
 
 size_t lotr_qs8_dwconv3x3_packed_size(const lotr_kernels* kernels, size_t channels) {
@@ -64,7 +71,17 @@ size_t lotr_qs8_dwconv3x3_packed_size(const lotr_kernels* kernels, size_t channe
 void lotr_qs8_dwconv3x3_pack(const lotr_kernels* kernels, size_t channels, const int8_t* weights,
                              const int32_t* bias, int32_t input_zero_point, void* packed) {
   const struct lotr_dwconv_config* config = &kernels->dwconv;
-  config->pack(channels, config->channel_tile, weights, bias, input_zero_point, packed);
+  const size_t t = config->channel_tile;
+  config->pack(channels, t, weights, bias, input_zero_point, packed);
+  if (dwconv_has_tail_block(config, channels)) {
+    int8_t tail_weights[9 * LOTR_DWCONV_MAX_TILE];
+    int32_t tail_bias[LOTR_DWCONV_MAX_TILE];
+    const size_t c0 = channels - t;
+    for (size_t k = 0; k < 9; k++) memcpy(tail_weights + k * t, weights + k * channels + c0, t);
+    if (bias != NULL) memcpy(tail_bias, bias + c0, t * sizeof(int32_t));
+    config->pack(t, t, tail_weights, bias != NULL ? tail_bias : NULL, input_zero_point,
+                 (uint8_t*)packed + LOTR_DIV_ROUND_UP(channels, t) * config->block_bytes);
+  }
   memset((uint8_t*)packed + dwconv_blocks_bytes(config, channels), (int8_t)input_zero_point,
          LOTR_ROUND_UP(channels, config->channel_tile));
 }
@@ -78,6 +95,8 @@ typedef struct {
   int8_t* output;
   const lotr_qs8_requant* requant;
   size_t output_width;
+  size_t output_height;
+  size_t rows_per_task;
 } dwconv_context;
 
 static void dwconv_row(void* context, size_t oy) {
@@ -92,6 +111,18 @@ static void dwconv_row(void* context, size_t oy) {
   ctx->config->row(channels, ctx->output_width, rows, g->input_width, g->stride_width, g->pad_left, ctx->zero,
                    ctx->packed, ctx->output + oy * ctx->output_width * channels, ctx->requant);
 }
+
+/* One pool task: a contiguous band of output rows, so small layers are not drowned in
+ * per-task overhead. */
+static void dwconv_rows(void* context, size_t task) {
+  const dwconv_context* ctx = context;
+  const size_t first = task * ctx->rows_per_task;
+  const size_t last = LOTR_MIN(first + ctx->rows_per_task, ctx->output_height);
+  for (size_t oy = first; oy < last; oy++) dwconv_row(context, oy);
+}
+
+/* Below this many MACs a layer runs on the calling thread: waking workers costs more. */
+#define DWCONV_PARALLEL_MIN_MACS ((size_t)1 << 19)
 
 /* input_zero_point must be the one given to the pack: the packed bias and zero-point row
  * carry it. */
@@ -112,8 +143,13 @@ void lotr_qs8_dwconv3x3(const lotr_kernels* kernels, lotr_threadpool* pool, cons
       .output = output,
       .requant = requant,
       .output_width = ow,
+      .output_height = oh,
   };
-  lotr_threadpool_run(pool, oh, dwconv_row, &ctx);
+  const size_t macs = (size_t)oh * ow * g->input_channels * 9;
+  const size_t threads = macs < DWCONV_PARALLEL_MIN_MACS ? 1 : lotr_threadpool_threads(pool);
+  const size_t tasks = LOTR_MIN((size_t)oh, threads == 1 ? 1 : threads * 4);
+  ctx.rows_per_task = LOTR_DIV_ROUND_UP(oh, tasks);
+  lotr_threadpool_run(threads == 1 ? NULL : pool, LOTR_DIV_ROUND_UP(oh, ctx.rows_per_task), dwconv_rows, &ctx);
 }
 
 /* ------------------------------------------------------- general convolution --- */

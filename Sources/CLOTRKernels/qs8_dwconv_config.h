@@ -4,6 +4,10 @@
  *   ceil(C/T) blocks, each   int32 bias[T]   (bias - input_zp * sum of the 9 taps)
  *                            weights         (T channels x 9 taps; int8 [9][T], or for
  *                                             the AVX2 layout int16 tap pairs, see there)
+ *   when T > 1, C > T and C is not a multiple of T: one more block, the tail block, packing
+ *   channels C-T .. C-1, so the row kernel finishes a row with one full-width step that
+ *   overlaps the last whole block (those channels are written twice, with the same
+ *   values) instead of copying the remainder through a bounce buffer;
  *   then one row of round_up(C, T) bytes holding the input zero point: padded taps
  *   read it, so the folded bias cancels exactly as the contract requires.
  * Channels past C in the last block have zero weights and bias. */
@@ -29,8 +33,10 @@ typedef void (*lotr_dwconv3x3_pack_fn)(size_t channels, size_t tile, const int8_
                                        const int32_t* bias /* [C] or NULL */, int32_t input_zero_point,
                                        void* packed);
 
+#define LOTR_DWCONV_MAX_TILE 16
+
 struct lotr_dwconv_config {
-  size_t channel_tile;  /* T */
+  size_t channel_tile;  /* T <= LOTR_DWCONV_MAX_TILE */
   size_t block_bytes;   /* one packed block of T channels, a multiple of 4 */
   lotr_dwconv3x3_pack_fn pack;
   lotr_dwconv3x3_row_fn row;

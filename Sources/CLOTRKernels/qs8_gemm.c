@@ -105,7 +105,7 @@ void lotr_qs8_gemm_pack(const lotr_kernels* kernels, size_t n, size_t k, const i
 
 /* Below this many multiply-adds a GEMM runs on the calling thread: waking the pool costs
  * more than it saves. */
-#define PARALLEL_MIN_MACS ((size_t)1 << 18)
+#define PARALLEL_MIN_MACS ((size_t)1 << 20)
 /* Tasks per thread: enough for the pool's work-pulling to even out uneven panels. */
 #define TASKS_PER_THREAD 6
 

@@ -219,8 +219,10 @@ void lotr_test_suite_conv(lotr_test_ctx* t, const lotr_kernels* kernels, const l
     LOTR_EXPECT(t, lotr_conv_output_height(&g) == 0, "stride 0 must give 0");
   }
 
-  /* Every channel count across two tiles (tile <= 16), small random shapes. */
-  for (uint32_t c = 1; c <= 33; c++) {
+  /* Every channel count across two tiles and a half (tile <= 16): below one tile (the
+   * bounce-buffer tail), whole tiles, and every remainder after them (the overlapping tail
+   * block), small random shapes. */
+  for (uint32_t c = 1; c <= 40; c++) {
     for (int rep = 0; rep < 4; rep++) {
       const uint32_t s = (uint32_t)lotr_test_int(t, 1, 2);
       lotr_conv_geometry g = geometry((uint32_t)lotr_test_int(t, 1, 9), (uint32_t)lotr_test_int(t, 1, 9), c, c, 3, s,
@@ -246,7 +248,8 @@ void lotr_test_suite_conv(lotr_test_ctx* t, const lotr_kernels* kernels, const l
           check_dwconv(t, kernels, ref, &g, 0);
         }
   /* Realistic layers, all thread counts. */
-  static const uint32_t real[][5] = {{96, 96, 16, 2, 2}, {48, 48, 144, 2, 2}, {24, 24, 96, 1, 1}, {12, 12, 200, 1, 1}};
+  static const uint32_t real[][5] = {{96, 96, 16, 2, 2}, {48, 48, 144, 2, 2}, {24, 24, 96, 1, 1}, {12, 12, 200, 1, 1},
+                                     {96, 96, 24, 1, 1},  {17, 13, 40, 1, 1},  {9, 11, 57, 2, 2}};
   for (size_t i = 0; i < sizeof(real) / sizeof(real[0]); i++) {
     const uint32_t pt = real[i][4] == 1 ? 1 : 0, pb = 1;
     lotr_conv_geometry g = geometry(real[i][0], real[i][1], real[i][2], real[i][2], 3, real[i][3], pt, pt, pb, pb);

@@ -206,6 +206,17 @@ void lotr_test_suite_gemm(lotr_test_ctx* t, const lotr_kernels* kernels, const l
     check(t, kernels, ref, &g, "strides");
   }
 
+  /* The stem's im2col GEMM (K = 27 = 3x3x3) and its neighbours, odd A strides, M across
+   * several row tiles: the odd-K tail of the A widening. */
+  for (size_t k = 25; k <= 29; k++) {
+    for (size_t pad = 0; pad <= 5; pad += 5) {
+      gemm_case g = plain(2 * SWEEP_MR + 3, 24, k);
+      g.a_pad = pad;
+      g.a_zp = lotr_test_int(t, -128, 127);
+      check(t, kernels, ref, &g, "stem k");
+    }
+  }
+
   /* Zero points at the ends, extreme data, and clamps. */
   static const int32_t zps[] = {-128, 127, 0};
   for (int iz = 0; iz < 3; iz++) {

@@ -19,6 +19,7 @@ static const struct {
     {"conv", lotr_test_suite_conv},
     {"elementwise", lotr_test_suite_elementwise},
     {"float", lotr_test_suite_float},
+    {"pixels", lotr_test_suite_pixels},
 };
 
 static void close_case(lotr_test_ctx* t) {

@@ -71,7 +71,12 @@ void lotr_qs8_dwconv3x3_16c__neon(size_t channels, size_t output_width, const in
     const uint8_t* block = packed;
     for (size_t c = 0; c < full; c += 16, block += block_bytes)
       dwconv16(taps, c, block, requant->multiplier + c, requant->shift + c, vzp, vmin, vmax, output + c);
-    if (rest != 0) {
+    if (rest != 0 && channels > 16) {
+      /* The last 16 channels with the tail block, overlapping the last whole block. */
+      const size_t c = channels - 16;
+      dwconv16(taps, c, block + block_bytes, requant->multiplier + c, requant->shift + c, vzp, vmin, vmax,
+               output + c);
+    } else if (rest != 0) {
       int8_t in[9][16] = {{0}}, out[16];
       const int8_t* local[9];
       for (size_t k = 0; k < 9; k++) {

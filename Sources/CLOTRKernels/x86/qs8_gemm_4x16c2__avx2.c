@@ -29,17 +29,62 @@
 
 enum { MR = 4, NR = 16, KR = 2, KCHUNK = 1024 };
 
-/* buf[0, round_up(len, 2)) = sign-extended a[0, len), zero-padded to the k-pair. */
+/* _mm_shuffle_epi8 controls that move the last `rest` bytes of a 16-byte vector to the
+ * front and zero the others: loadu(shift_window + 16 - rest). */
+static const int8_t shift_window[32] = {
+    0,    1,    2,    3,    4,    5,    6,    7,    8,    9,    10,   11,   12,   13,   14,   15,
+    -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128};
+
+/* bytes p[0, n) in the low n lanes, zeros above, for 1 <= n <= 16; reads only [p, p + n).
+ * Built from two overlapping loads and one shuffle, so no byte is stored and reloaded. */
+static inline __m128i load_tail_i8(const int8_t* p, size_t n) {
+  /* shuffle controls: index of byte j in the combined vector, 0x80 (zero) past n */
+  static const int8_t ctl8[9][16] = {
+#define C8(n) {0, 1, 2, 3, 4, 5, 6, 7, 8 < n ? 8 + 16 - n : -128, 9 < n ? 9 + 16 - n : -128, \
+                10 < n ? 10 + 16 - n : -128, 11 < n ? 11 + 16 - n : -128, 12 < n ? 12 + 16 - n : -128, \
+                13 < n ? 13 + 16 - n : -128, 14 < n ? 14 + 16 - n : -128, 15 < n ? 15 + 16 - n : -128}
+      C8(8), C8(9), C8(10), C8(11), C8(12), C8(13), C8(14), C8(15), C8(16)
+#undef C8
+  };
+  static const int8_t ctl4[4][16] = {
+#define C4(n) {0, 1, 2, 3, 4 < n ? 4 + 8 - n : -128, 5 < n ? 5 + 8 - n : -128, 6 < n ? 6 + 8 - n : -128, \
+                -128, -128, -128, -128, -128, -128, -128, -128, -128}
+      C4(4), C4(5), C4(6), C4(7)
+#undef C4
+  };
+  if (n >= 8) {
+    const __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i*)p),
+                                         _mm_loadl_epi64((const __m128i*)(p + n - 8)));
+    return _mm_shuffle_epi8(v, _mm_loadu_si128((const __m128i*)ctl8[n - 8]));
+  }
+  if (n >= 4) {
+    int32_t lo, hi;
+    memcpy(&lo, p, 4);
+    memcpy(&hi, p + n - 4, 4);
+    return _mm_shuffle_epi8(_mm_setr_epi32(lo, hi, 0, 0), _mm_loadu_si128((const __m128i*)ctl4[n - 4]));
+  }
+  uint32_t v = (uint8_t)p[0];
+  if (n > 1) v |= (uint32_t)(uint8_t)p[1] << 8;
+  if (n > 2) v |= (uint32_t)(uint8_t)p[2] << 16;
+  return _mm_cvtsi32_si128((int)v);
+}
+
+/* buf[0, round_up(len, 16)) = sign-extended a[0, len), zero-padded. Whole-vector stores
+ * only: the kernel reloads k-pairs of buf as 32-bit broadcasts, and one that spans two
+ * smaller stores (the old per-element tail of an odd K such as the stem's 27) cannot be
+ * forwarded from the store buffer. buf holds round_up(len, 16) elements. */
 static inline void widen(const int8_t* a, size_t len, int16_t* buf) {
   size_t i = 0;
   for (; i + 16 <= len; i += 16)
     _mm256_store_si256((__m256i*)(buf + i), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(a + i))));
-  if (i + 8 <= len) {
-    _mm_store_si128((__m128i*)(buf + i), _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i*)(a + i))));
-    i += 8;
+  if (i < len) {
+    const size_t rest = len - i;
+    /* With a full vector before the tail, one overlapping load + shift (reads a[len-16, len)). */
+    const __m128i v = len >= 16 ? _mm_shuffle_epi8(_mm_loadu_si128((const __m128i*)(a + len - 16)),
+                                                   _mm_loadu_si128((const __m128i*)(shift_window + 16 - rest)))
+                                : load_tail_i8(a + i, rest);
+    _mm256_store_si256((__m256i*)(buf + i), _mm256_cvtepi8_epi16(v));
   }
-  for (; i < len; i++) buf[i] = a[i];
-  if (len & 1) buf[len] = 0;
 }
 
 static inline __m256i bcast_pair(const int16_t* p) {

@@ -1,0 +1,67 @@
+/* The pixel conversions of lotr_pixels.h: loop rows, pick the row kernels by the path's
+ * ISA (NEON on AArch64, AVX2 on x86-64, the reference elsewhere). */
+#include "lotr_pixels.h"
+
+#include "pixels_config.h"
+
+typedef struct {
+  lotr_yuyv_row_fn yuyv_rgb, yuyv_gray;
+  lotr_yuv420_row_fn yuv420_rgb;
+} pixel_rows;
+
+static pixel_rows rows_for(const lotr_kernels* kernels) {
+  if (kernels == NULL) kernels = lotr_kernels_default(NULL);
+  const lotr_isa isa = kernels != NULL ? lotr_kernels_isa(kernels) : LOTR_ISA_REF;
+  switch (isa) {
+#if defined(__aarch64__)
+    case LOTR_ISA_NEON:
+    case LOTR_ISA_NEONDOT:
+      return (pixel_rows){lotr_yuyv_to_rgb8_row__neon, lotr_yuyv_to_gray8_row__neon, lotr_yuv420_to_rgb8_row__neon};
+#endif
+#if defined(__x86_64__)
+    case LOTR_ISA_AVX2:
+      return (pixel_rows){lotr_yuyv_to_rgb8_row__avx2, lotr_yuyv_to_gray8_row__avx2, lotr_yuv420_to_rgb8_row__avx2};
+#endif
+    default:
+      return (pixel_rows){lotr_yuyv_to_rgb8_row__ref, lotr_yuyv_to_gray8_row__ref, lotr_yuv420_to_rgb8_row__ref};
+  }
+}
+
+void lotr_yuyv_to_rgb8(const lotr_kernels* kernels, size_t width, size_t height, const uint8_t* src,
+                       size_t src_stride, uint8_t* dst, size_t dst_stride) {
+  const lotr_yuyv_row_fn row = rows_for(kernels).yuyv_rgb;
+  for (size_t r = 0; r < height; r++) row(width, src + r * src_stride, dst + r * dst_stride);
+}
+
+void lotr_yuyv_to_gray8(const lotr_kernels* kernels, size_t width, size_t height, const uint8_t* src,
+                        size_t src_stride, uint8_t* dst, size_t dst_stride) {
+  const lotr_yuyv_row_fn row = rows_for(kernels).yuyv_gray;
+  for (size_t r = 0; r < height; r++) row(width, src + r * src_stride, dst + r * dst_stride);
+}
+
+void lotr_nv12_to_rgb8(const lotr_kernels* kernels, size_t width, size_t height, const uint8_t* y,
+                       size_t y_stride, const uint8_t* uv, size_t uv_stride, uint8_t* dst, size_t dst_stride) {
+  const lotr_yuv420_row_fn row = rows_for(kernels).yuv420_rgb;
+  for (size_t r = 0; r < height; r++) {
+    const uint8_t* c = uv + (r / 2) * uv_stride;
+    row(width, y + r * y_stride, c, c + 1, 2, dst + r * dst_stride);
+  }
+}
+
+void lotr_i420_to_rgb8(const lotr_kernels* kernels, size_t width, size_t height, const uint8_t* y,
+                       size_t y_stride, const uint8_t* u, size_t u_stride, const uint8_t* v, size_t v_stride,
+                       uint8_t* dst, size_t dst_stride) {
+  const lotr_yuv420_row_fn row = rows_for(kernels).yuv420_rgb;
+  for (size_t r = 0; r < height; r++)
+    row(width, y + r * y_stride, u + (r / 2) * u_stride, v + (r / 2) * v_stride, 1, dst + r * dst_stride);
+}
+
+void lotr_y8_to_gray8(const lotr_kernels* kernels, size_t width, size_t height, const uint8_t* src,
+                      size_t src_stride, uint8_t* dst, size_t dst_stride) {
+  for (size_t r = 0; r < height; r++) lotr_y8_to_gray8_row__ref(width, src + r * src_stride, dst + r * dst_stride);
+}
+
+void lotr_rgb8_to_gray8(const lotr_kernels* kernels, size_t width, size_t height, const uint8_t* src,
+                        size_t src_stride, uint8_t* dst, size_t dst_stride) {
+  for (size_t r = 0; r < height; r++) lotr_rgb8_to_gray8_row__ref(width, src + r * src_stride, dst + r * dst_stride);
+}
