@@ -29,7 +29,7 @@ let package = Package(
     .target(name: "LOTR", dependencies: ["CLOTRKernels", "COpenBLAS", "CImageIO"]),
     .executableTarget(
       name: "lotr",
-      dependencies: ["LOTR", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: ["LOTR", "LOTRCapture", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
 
     // The C kernel test suites, shared with the qemu and sanitizer runners (Makefile).
@@ -42,6 +42,14 @@ let package = Package(
     ),
     .testTarget(name: "CLOTRKernelsTests", dependencies: ["CLOTRKernelTester", "CLOTRKernels"]),
     .testTarget(name: "LOTRTests", dependencies: ["LOTR"]),
+
+    // Frame sources (issue 6): V4L2 cameras through libv4l2 (CV4L2 shim), images, clips.
+    .target(name: "CV4L2", cSettings: [.unsafeFlags(["-O2", "-std=gnu11", "-Wall", "-Wextra"])],
+            linkerSettings: [.linkedLibrary("v4l2")]),
+    .target(name: "LOTRCapture", dependencies: ["LOTR", "CV4L2", "CLOTRKernels", "CImageIO"]),
+    .executableTarget(name: "lotr-v4l2-check", dependencies: ["LOTRCapture"]),
+    .testTarget(name: "LOTRCaptureTests", dependencies: ["LOTRCapture", "LOTR", "CLOTRKernels", "CLOTRKernelTester"],
+                path: "Tests/LOTRCaptureTests"),
     .target(
       name: "LOTRQuantizer",
       dependencies: ["LOTR", .product(name: "SwiftProtobuf", package: "swift-protobuf")],

@@ -19,6 +19,8 @@ step() { # name, command...
 step "swift test" swift test
 step "kernels: sanitizers + qemu" scripts/test-kernels-native.sh all
 step "training: pytest" .venv/bin/python -m pytest -q training/tests
+step "v4l2: vivid in a VM" scripts/test-v4l2-vm.sh
+step "lotrd: python client + golden check" sh -c 'python3 -m unittest -q clients/python/test_lotr_client.py && python3 Tests/Fixtures/lotrd/check_golden.py'
 
 echo "=================== summary"
 printf '%s\n' "${results[@]}"
