@@ -29,7 +29,7 @@ let package = Package(
     .target(name: "LOTR", dependencies: ["CLOTRKernels", "COpenBLAS", "CImageIO"]),
     .executableTarget(
       name: "lotr",
-      dependencies: ["LOTR", "LOTRCapture", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: ["LOTR", "LOTRCapture", "LOTRVision", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
 
     // The C kernel test suites, shared with the qemu and sanitizer runners (Makefile).
@@ -62,5 +62,11 @@ let package = Package(
       path: "Quantize/lotr-quantize"
     ),
     .testTarget(name: "LOTRQuantizerTests", dependencies: ["LOTRQuantizer", "LOTR"], path: "Tests/LOTRQuantizerTests"),
+
+    // Face detection (OpenCV cascade XML, evaluated in C), tracking, smoothing (issue 6).
+    .target(name: "CLOTRVision", cSettings: [.unsafeFlags(["-O2", "-std=gnu11", "-Wall", "-Wextra"])],
+            linkerSettings: [.linkedLibrary("m")]),
+    .target(name: "LOTRVision", dependencies: ["LOTR", "CLOTRVision"]),
+    .testTarget(name: "LOTRVisionTests", dependencies: ["LOTRVision", "LOTR", "CLOTRVision"]),
   ]
 )

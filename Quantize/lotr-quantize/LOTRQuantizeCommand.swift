@@ -15,12 +15,12 @@ struct LOTRQuantizeCommand: ParsableCommand {
       ReLU/ReLU6 fused, multi-head attention and LayerNorm recognised, and the graph laid out \
       NHWC; anything that cannot be mapped is an error naming the ONNX node.
 
-      --float writes the float model. Without it the model is calibrated and quantised to int8 \
-      (per-channel weights, per-tensor activations). The output is written atomically: on any \
-      error no file (and no partial file) is left at --output.
+      --float writes the float model. Without it the model is to be calibrated and quantised \
+      to int8 (per-channel weights, per-tensor activations; not available yet). The output is \
+      written atomically: on any error no file (and no partial file) is left at --output.
 
       Example:
-        lotr-quantize --onnx models/lotr-m-68.onnx --float --output models/lotr-m-68-f32.lotr
+        lotr-quantize --onnx lotr-m-68.onnx --float -o lotr-m-68-f32.lotr
       """)
 
   @Option(name: .long, help: ArgumentHelp("The trained model (ONNX, from training/).", valueName: "model.onnx"))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LOTR
+import LOTRVision
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +12,7 @@ struct RunCommand: ParsableCommand {
     discussion: """
       Warps each image's face box by the model's crop rule, runs the model and prints the \
       landmarks in image pixel coordinates (continuous: pixel x spans [x, x+1)). Without \
-      --box, the whole image is the face box.
+      --box, the whole image is the face box; with --detect, every face the cascade finds.
       """
   )
 
@@ -20,6 +21,12 @@ struct RunCommand: ParsableCommand {
 
   @Option(help: "Face box x,y,width,height in pixels (the model's box convention: the landmark bounding box).")
   var box: String?
+
+  @Flag(help: "Find the faces with the cascade detector (landmarks for each) instead of --box.")
+  var detect = false
+
+  @Option(help: "Cascade XML for --detect.")
+  var cascade = Cascade.defaultHaarPath
 
   @Flag(help: "One JSON object per image and line: {\"image\", \"box\", \"points\"}.")
   var json = false
@@ -37,11 +44,13 @@ struct RunCommand: ParsableCommand {
     guard !images.isEmpty else { throw ValidationError("give at least one image") }
     guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64") }
     if let box { _ = try parseBox(box) }
+    if detect && box != nil { throw ValidationError("--detect and --box exclude each other") }
   }
 
   func run() throws {
     let landmarkModel = try LandmarkModel(path: model, threads: threads)
     let fixedBox = try box.map(parseBox)
+    let detector = detect ? try FaceDetector(cascadePath: cascade) : nil
     var failures = 0
     for path in images {
       let image: RGBImage
@@ -52,20 +61,28 @@ struct RunCommand: ParsableCommand {
         failures += 1
         continue
       }
-      let faceBox = fixedBox ?? FaceBox(x: 0, y: 0, width: Float(image.width), height: Float(image.height))
-      let points = landmarkModel.landmarks(in: image, box: faceBox)
-      if json {
-        let pts = points.map { "[\(fixed($0.x, 2)),\(fixed($0.y, 2))]" }.joined(separator: ",")
-        print("{\"image\":\(jsonString(path)),\"box\":[\(fixed(faceBox.x, 2)),\(fixed(faceBox.y, 2)),\(fixed(faceBox.width, 2)),\(fixed(faceBox.height, 2))],\"points\":[\(pts)]}")
-      } else {
-        print("\(path): \(points.count) points, box \(fixed(faceBox.x, 1)),\(fixed(faceBox.y, 1)),\(fixed(faceBox.width, 1)),\(fixed(faceBox.height, 1))")
-        for (i, p) in points.enumerated() { print("  \(i): \(fixed(p.x, 2)) \(fixed(p.y, 2))") }
+      let faceBoxes = detector.map { d in d.detect(in: image).map(\.box) }
+        ?? [fixedBox ?? FaceBox(x: 0, y: 0, width: Float(image.width), height: Float(image.height))]
+      if detector != nil && faceBoxes.isEmpty { print("\(path): no face found") }
+      var results: [(FaceBox, [Point])] = []
+      for faceBox in faceBoxes {
+        let points = landmarkModel.landmarks(in: image, box: faceBox)
+        results.append((faceBox, points))
+        if json {
+          let pts = points.map { "[\(fixed($0.x, 2)),\(fixed($0.y, 2))]" }.joined(separator: ",")
+          print("{\"image\":\(jsonString(path)),\"box\":[\(fixed(faceBox.x, 2)),\(fixed(faceBox.y, 2)),\(fixed(faceBox.width, 2)),\(fixed(faceBox.height, 2))],\"points\":[\(pts)]}")
+        } else {
+          print("\(path): \(points.count) points, box \(fixed(faceBox.x, 1)),\(fixed(faceBox.y, 1)),\(fixed(faceBox.width, 1)),\(fixed(faceBox.height, 1))")
+          for (i, p) in points.enumerated() { print("  \(i): \(fixed(p.x, 2)) \(fixed(p.y, 2))") }
+        }
       }
       if let draw {
         var annotated = image
-        annotated.rectangle(x: faceBox.x, y: faceBox.y, width: faceBox.width, height: faceBox.height, color: (0, 200, 255))
         let radius = max(1.5, Float(min(image.width, image.height)) / 200)
-        for p in points { annotated.dot(p.x, p.y, radius: radius, color: (255, 40, 40)) }
+        for (faceBox, points) in results {
+          annotated.rectangle(x: faceBox.x, y: faceBox.y, width: faceBox.width, height: faceBox.height, color: (0, 200, 255))
+          for p in points { annotated.dot(p.x, p.y, radius: radius, color: (255, 40, 40)) }
+        }
         let target = images.count == 1 ? draw : draw + "/" + (path.split(separator: "/").last.map(String.init) ?? "out") + ".png"
         try annotated.write(to: target)
       }

@@ -77,6 +77,13 @@ final class ONNXImportTests: XCTestCase {
       XCTAssertEqual(model.tensors[id].shape, [16, 32])
       let encWorst = zip(all[id]!, enc).map { abs($0 - $1) }.max()!
       XCTAssertLessThan(encWorst, 1e-4, "\(image): encoder output differs from PyTorch by \(encWorst)")
+      // The decoder output, what the head reads (the landmarks alone are dominated by the
+      // head's anchors in this random-weight fixture).
+      let dec = try readFloats(dir.appendingPathComponent("\(image).decoder.0.bin").path)
+      let did = model.tensors.firstIndex { $0.name == "/decoder/layers.0/norm3/LayerNormalization_output_0" }!
+      XCTAssertEqual(model.tensors[did].shape, [68, 32])
+      let decWorst = zip(all[did]!, dec).map { abs($0 - $1) }.max()!
+      XCTAssertLessThan(decWorst, 1e-4, "\(image): decoder output differs from PyTorch by \(decWorst)")
     }
   }
 
@@ -103,6 +110,14 @@ final class ONNXImportTests: XCTestCase {
     let (_, model) = try importAndValidate(onnxFixture("layernorm_decomposed"))
     XCTAssertEqual(ops(model), [.conv2d: 1, .reshape: 2, .layerNorm: 1, .linear: 1])
     try checkAgainstExpected("layernorm_decomposed", model)
+  }
+
+  func testShapeArithmeticIsFoldedAndSubReluSigmoidMap() throws {
+    let (_, model) = try importAndValidate(onnxFixture("shape_folding"))
+    XCTAssertEqual(ops(model), [.conv2d: 1, .reshape: 2, .add: 1, .sigmoid: 1, .linear: 1])
+    let add = model.nodes.first { $0.op == .add }!
+    XCTAssertEqual([add.float(0), add.float(1)], [0, .infinity], "Relu fused into the ADD")
+    try checkAgainstExpected("shape_folding", model)
   }
 
   // MARK: errors

@@ -141,6 +141,29 @@ def layernorm_decomposed() -> None:
     g.save("layernorm_decomposed", 8, 16, out)
 
 
+def shape_folding() -> None:
+    """The flatten written with shape arithmetic (Shape/Gather/Unsqueeze/Concat, as a
+    dynamic-shape torch export writes it), then Sub of a constant, Relu (fused into the
+    ADD), Sigmoid, and a Linear head."""
+    g = G(4)
+    x = g.node("Conv", "/proj/Conv", ["input", g.rand("proj.w", 4, 3, 3, 3), g.rand("proj.b", 4)],
+               kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    shape = g.node("Shape", "/tok/Shape", [x])
+    b = g.node("Gather", "/tok/Gather", [shape, g.const("tok.i0", np.array(0, np.int64))], axis=0)
+    c = g.node("Gather", "/tok/Gather_1", [shape, g.const("tok.i1", np.array(1, np.int64))], axis=0)
+    b = g.node("Unsqueeze", "/tok/Unsqueeze", [b, g.const("tok.ax0", np.array([0], np.int64))])
+    c = g.node("Unsqueeze", "/tok/Unsqueeze_1", [c, g.const("tok.ax1", np.array([0], np.int64))])
+    target = g.node("Concat", "/tok/Concat", [b, c, g.const("tok.minus1", np.array([-1], np.int64))], axis=0)
+    t = g.node("Reshape", "/tok/Reshape", [x, target])
+    t = g.node("Transpose", "/tok/Transpose", [t], perm=[0, 2, 1])
+    t = g.node("Sub", "/centre/Sub", [t, g.rand("centre.c", 4)])
+    t = g.node("Relu", "/centre/Relu", [t])
+    t = g.node("Sigmoid", "/gate/Sigmoid", [t])
+    t = g.node("MatMul", "/fc/MatMul", [t, g.rand("fc.w", 4, 2)])
+    out = g.node("Add", "/fc/Add", [t, g.rand("fc.b", 2)])
+    g.save("shape_folding", 8, 16, out)
+
+
 def unsupported() -> None:
     """A MaxPool (not in the .lotr op set) between a Conv and the head."""
     g = G(3)
@@ -153,4 +176,5 @@ def unsupported() -> None:
 if __name__ == "__main__":
     conv_bn()
     layernorm_decomposed()
+    shape_folding()
     unsupported()
