@@ -21,7 +21,8 @@ public struct CalibrationSet: Sendable {
 
   public init(faces: [Face]) { self.faces = faces }
 
-  /// Loads up to `limit` faces (sorted by file name, so runs are repeatable), decoding
+  /// Loads up to `limit` faces (sorted by file name, so runs are repeatable; images may sit
+  /// in the folder or in its images/ subfolder, as in the 300-W set), decoding
   /// each image; `progress` is called after each.
   public static func load(folder: String, limit: Int = .max, progress: ((Int, Int) -> Void)? = nil) throws -> CalibrationSet {
     var isDirectory = stat()
@@ -30,7 +31,7 @@ public struct CalibrationSet: Sendable {
     var landmarks: [String: [Point]] = [:]
     var boxes: [String: FaceBox] = [:]
     if let text = readText(folder + "/landmarks.csv") {
-      for (lineNumber, line) in text.split(separator: "\n").enumerated().dropFirst() {
+      for (lineNumber, line) in text.split(whereSeparator: \.isNewline).enumerated().dropFirst() {
         let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard fields.count >= 4, (fields.count - 2) % 2 == 0 else {
           throw ImportError("\(folder)/landmarks.csv line \(lineNumber + 1): expected image,subset,x0,y0,...")
@@ -41,7 +42,7 @@ public struct CalibrationSet: Sendable {
       }
     }
     if let text = readText(folder + "/boxes.csv") {
-      for (lineNumber, line) in text.split(separator: "\n").enumerated() {
+      for (lineNumber, line) in text.split(whereSeparator: \.isNewline).enumerated() {
         let fields = line.split(separator: ",").map { String($0).filter { $0 != " " && $0 != "\r" } }
         if lineNumber == 0 && Float(fields.last ?? "") == nil { continue } // header
         guard fields.count == 5, let x = Float(fields[1]), let y = Float(fields[2]), let w = Float(fields[3]), let h = Float(fields[4]), w > 0, h > 0 else {
@@ -50,11 +51,18 @@ public struct CalibrationSet: Sendable {
         boxes[fields[0]] = FaceBox(x: x, y: y, width: w, height: h)
       }
     }
-    let names = try listImages(folder).prefix(limit)
+    // The 300-W layout keeps the pictures in images/ beside landmarks.csv.
+    var imageFolder = folder
+    var names = try listImages(folder)
+    if names.isEmpty, let nested = try? listImages(folder + "/images"), !nested.isEmpty {
+      imageFolder = folder + "/images"
+      names = nested
+    }
+    names = Array(names.prefix(limit))
     guard !names.isEmpty else { throw ImportError("calibration folder \(folder) has no .jpg, .jpeg or .png images") }
     var faces: [Face] = []
     for (i, name) in names.enumerated() {
-      let path = folder + "/" + name
+      let path = imageFolder + "/" + name
       let image: RGBImage
       do { image = try RGBImage(contentsOf: path) } catch { throw ImportError("calibration image \(error)") }
       let truth = landmarks[name]

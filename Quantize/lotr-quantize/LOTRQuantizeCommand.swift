@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import LOTR
 import LOTRQuantizer
 
@@ -19,8 +22,9 @@ struct LOTRQuantizeCommand: ParsableCommand {
       to int8 (per-channel weights, per-tensor activations; not available yet). The output is \
       written atomically: on any error no file (and no partial file) is left at --output.
 
-      Example:
-        lotr-quantize --onnx lotr-m-68.onnx --float -o lotr-m-68-f32.lotr
+      Examples:
+        lotr-quantize --onnx models/lotr-m-68.onnx --calibration calib/ --output models/lotr-m-68.lotr
+        lotr-quantize --onnx models/lotr-m-68.onnx --float -o lotr-m-68-f32.lotr
       """)
 
   @Option(name: .long, help: ArgumentHelp("The trained model (ONNX, from training/).", valueName: "model.onnx"))
@@ -32,25 +36,97 @@ struct LOTRQuantizeCommand: ParsableCommand {
   @Flag(name: .long, help: "Write the float model (no calibration, no int8).")
   var float = false
 
-  @Option(name: .long, help: ArgumentHelp("Calibration images (a folder of JPEG/PNG faces) for the int8 model.", valueName: "folder"))
+  @Option(name: .long, help: ArgumentHelp("""
+    Calibration faces for the int8 model: a folder of JPEG/PNG images, with landmarks.csv \
+    (300-W format) or boxes.csv (image,x,y,width,height) for the face boxes; without them \
+    the whole image is the box.
+    """, valueName: "folder"))
   var calibration: String?
+
+  @Option(name: .long, help: ArgumentHelp("At most this many calibration images (sorted by name).", valueName: "n"))
+  var limit: Int = 300
+
+  @Option(name: .long, help: ArgumentHelp("Faces with landmarks.csv to measure NME on (float vs int8 vs ground truth).", valueName: "folder"))
+  var validation: String?
+
+  @Option(name: .long, help: "Activation ranges: minmax, or percentile (with --percentile).")
+  var method: String = "minmax"
+
+  @Option(name: .long, help: "Percentile for --method percentile.")
+  var percentile: Double = 99.99
+
+  @Option(name: .long, help: ArgumentHelp("Keep this layer (a .lotr node name, see the report) in float; repeatable.", valueName: "node"))
+  var keepFloat: [String] = []
+
+  @Flag(name: .long, help: "Also measure, per int8 layer, how much NME keeping it float would save.")
+  var sensitivity = false
 
   @Flag(name: .shortAndLong, help: "Print every mapping note (folded BatchNorms, recognised patterns).")
   var verbose = false
 
-  func run() throws {
-    if !float {
-      throw CommandError("int8 quantisation is not available yet: it needs the runtime's executor to calibrate; use --float for the float model")
+  func validate() throws {
+    if float && (calibration != nil || validation != nil || sensitivity || !keepFloat.isEmpty) {
+      throw ValidationError("--float writes the float model; --calibration, --validation, --sensitivity and --keep-float are for int8")
     }
+    if !float && calibration == nil {
+      throw ValidationError("the int8 model needs --calibration <folder of face images> (or --float for the float model)")
+    }
+    guard ["minmax", "percentile"].contains(method) else { throw ValidationError("--method is minmax or percentile") }
+    guard percentile > 50, percentile <= 100 else { throw ValidationError("--percentile must be in (50, 100]") }
+    guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+  }
+
+  func run() throws {
     let graph = try ONNXImporter.importModel(path: onnx)
-    try graph.modelBuilder().write(to: output)
     let counts = graph.nodes.reduce(into: [Op: Int]()) { $0[$1.op, default: 0] += 1 }
     let macs = graph.macs()
     let weights = graph.tensors.compactMap { $0.data?.count }.reduce(0, +)
-    print("wrote \(output): float model '\(graph.metadata.name)', \(graph.metadata.landmarkCount) landmarks, input \(graph.metadata.input.width)x\(graph.metadata.input.height)")
+    print("imported \(onnx): '\(graph.metadata.name)', \(graph.metadata.landmarkCount) landmarks, input \(graph.metadata.input.width)x\(graph.metadata.input.height)")
     print("  \(graph.nodes.count) nodes: " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
     print("  \(weights) weights (\(weights * 4 / 1024) KiB f32), \(macs.values.reduce(0, +)) MACs per face")
     if verbose { for note in graph.notes { print("  " + note) } }
+    if float {
+      try graph.modelBuilder().write(to: output)
+      print("wrote \(output) (float)")
+      return
+    }
+
+    let progress = ProgressLine()
+    let calibrationSet = try CalibrationSet.load(folder: calibration!, limit: limit) { progress.show("loading calibration faces", $0, $1) }
+    let validationSet = try validation.map { folder in
+      try CalibrationSet.load(folder: folder) { progress.show("loading validation faces", $0, $1) }
+    }
+    var settings = QuantizationRun.Settings(kernels: try KernelPath.default())
+    settings.options = Int8Quantizer.Options(method: method == "minmax" ? .minMax : .percentile(percentile),
+                                             keepFloat: Set(keepFloat))
+    settings.sensitivity = sensitivity
+    let known = Set(graph.nodes.map(\.name))
+    if let unknown = keepFloat.first(where: { !known.contains($0) }) {
+      throw CommandError("--keep-float '\(unknown)' is not a node of this model (see the layer names in the report or `lotr info`)")
+    }
+    let outcome = try QuantizationRun.run(graph, calibration: calibrationSet, validation: validationSet, settings: settings) {
+      progress.show($0, $1, $2)
+    }
+    try outcome.builder.write(to: output)
+    for line in outcome.report { print(line) }
+    print("wrote \(output) (int8)")
+  }
+}
+
+/// A one-line progress bar on stderr (only when stderr is a terminal).
+final class ProgressLine {
+  let enabled = isatty(2) != 0
+  var last = ""
+
+  func show(_ what: String, _ done: Int, _ total: Int) {
+    guard enabled else { return }
+    let width = 30
+    let filled = total > 0 ? width * done / total : width
+    let line = "\r\(what) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total)"
+    if line == last { return }
+    last = line
+    var text = line + (done == total ? "\n" : "")
+    text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
   }
 }
 
