@@ -1,0 +1,144 @@
+"""Export a checkpoint to ONNX (opset 17) with metadata, and check it against PyTorch.
+
+  python -m lotr_train.export --checkpoint runs/lotr-m-68/best.pt --out ../models/lotr-m-68.onnx
+
+Graph: input "input" float32 1x3xHxW (NCHW, RGB, x/255 then (x - mean)/std with ImageNet
+mean/std), output "landmarks" float32 1xNx2, (x, y) in [0,1] of the crop (corner
+convention: u = X/W with pixel j spanning [j, j+1)). BatchNorm is folded into the convs
+(eval mode), attention is plain MatMul/Softmax, LayerNorm is LayerNormalization.
+metadata_props: see METADATA_KEYS in the README. The export fails if ONNX Runtime and
+PyTorch differ by 1e-4 or more.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+
+import numpy as np
+import torch
+
+from . import data as D
+from .config import MEAN, STD
+from .geometry import CROP_RULE
+from .inference import load_checkpoint
+from .macs import count_macs
+from .model import LOTR
+
+TOL = 1e-4
+
+
+def export_model(model: LOTR, path: str, meta: dict[str, str], opset: int = 17,
+                 check_inputs: list[torch.Tensor] | None = None) -> float:
+    import onnx
+    model = model.eval()
+    size = model.cfg.input_size
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(model, (x,), path, opset_version=opset, input_names=["input"],
+                          output_names=["landmarks"], do_constant_folding=True, dynamo=False)
+    m = onnx.load(path)
+    _inline_identity_initializers(m)
+    del m.metadata_props[:]
+    for k, v in meta.items():
+        e = m.metadata_props.add()
+        e.key, e.value = k, str(v)
+    m.producer_name = "lotr_train"
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    return check_equal(model, path, [x] + list(check_inputs or []))
+
+
+def _inline_identity_initializers(m) -> None:
+    """The exporter de-duplicates equal initializers and reads them through Identity nodes;
+    give each consumer its own initializer instead so the graph has no Identity."""
+    import onnx
+    inits = {t.name: t for t in m.graph.initializer}
+    keep = []
+    for n in m.graph.node:
+        if n.op_type == "Identity" and n.input[0] in inits:
+            t = onnx.TensorProto()
+            t.CopyFrom(inits[n.input[0]])
+            t.name = n.output[0]
+            m.graph.initializer.append(t)
+        else:
+            keep.append(n)
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
+
+
+def check_equal(model: LOTR, path: str, inputs: list[torch.Tensor]) -> float:
+    import onnxruntime as ort
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for x in inputs:
+        with torch.no_grad():
+            ref = model(x).numpy()
+        got = sess.run(["landmarks"], {"input": x.numpy()})[0]
+        assert got.shape == ref.shape, (got.shape, ref.shape)
+        worst = max(worst, float(np.abs(got - ref).max()))
+    if worst >= TOL:
+        raise AssertionError(f"ONNX Runtime differs from PyTorch by {worst:.3g} (>= {TOL})")
+    return worst
+
+
+def build_metadata(model: LOTR, perm, crop_k, training_data, licence, extra=None) -> dict[str, str]:
+    cfg = model.cfg
+    n = cfg.num_landmarks
+    macs = count_macs(model)
+    meta = {
+        "model_name": cfg.name,
+        "landmark_count": n,
+        "mirror_permutation": json.dumps(list(map(int, perm))),
+        "crop_rule": json.dumps(dict(CROP_RULE, k=crop_k)),
+        "input_size": cfg.input_size,
+        "input_layout": "NCHW float32 1x3xHxW, RGB",
+        "normalization": "x = (rgb / 255 - mean) / std per channel",
+        "mean": json.dumps(list(MEAN)),
+        "std": json.dumps(list(STD)),
+        "output": "landmarks float32 1xNx2: (x, y) normalised to the crop, x right, y down",
+        "coordinate_convention": "corner: u = X / W, pixel j spans [j, j+1) so its centre is "
+                                 "(j + 0.5) / W; source = c + S * R(theta) @ (u - 0.5, v - 0.5)",
+        "outer_eye_indices": json.dumps(list(D.OUTER_EYE.get(n, ()))),
+        "architecture": json.dumps(cfg.to_dict()),
+        "macs": macs["total"],
+        "training_data": training_data,
+        "licence": licence,
+    }
+    meta.update(extra or {})
+    return {k: str(v) for k, v in meta.items()}
+
+
+def op_histogram(path: str) -> dict[str, int]:
+    import onnx
+    m = onnx.load(path)
+    return dict(collections.Counter(n.op_type for n in m.graph.node))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--training-data", default="unspecified")
+    ap.add_argument("--licence", default="unspecified")
+    a = ap.parse_args(argv)
+    model, ck = load_checkpoint(a.checkpoint)
+    extra = {"train_config": json.dumps(ck.get("train_config", {})),
+             "checkpoint_epoch": ck.get("epoch", -1)}
+    if ck.get("val"):
+        extra["val_metrics_torch"] = json.dumps(ck["val"])
+    meta = build_metadata(model, ck["mirror_perm"], ck["crop_k"], a.training_data, a.licence, extra)
+    # check on real-looking inputs too: the data's mean face through the normaliser
+    g = torch.Generator().manual_seed(1)
+    size = model.cfg.input_size
+    imgs = [D.normalize(torch.rand(1, 3, size, size, generator=g) * 255) for _ in range(2)]
+    diff = export_model(model, a.out, meta, a.opset, imgs)
+    print(json.dumps({"onnx": a.out, "max_abs_diff_vs_torch": diff, "ops": op_histogram(a.out),
+                      "bytes": os.path.getsize(a.out)}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+from lotr_train.config import PRESETS, preset
+from lotr_train.macs import count_macs
+from lotr_train.model import build_model
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_forward_shapes(name):
+    torch.manual_seed(0)
+    cfg = preset(name, num_landmarks=68)
+    m = build_model(cfg).eval()
+    s = cfg.input_size
+    with torch.no_grad():
+        st = m(torch.randn(1, 3, s, s), return_stages=True)
+    h, w = m.feat_hw
+    T = h * w
+    assert st["backbone"].shape[:1] == (1,) and st["backbone"].shape[2:] == (h, w)
+    assert st["proj"].shape == (1, cfg.d_model, h, w)
+    for i in range(cfg.enc_layers):
+        assert st[f"encoder.{i}"].shape == (1, T, cfg.d_model)
+    for i in range(cfg.dec_layers):
+        assert st[f"decoder.{i}"].shape == (1, 68, cfg.d_model)
+    assert st["landmarks"].shape == (1, 68, 2)
+
+
+def test_batch_and_aux_and_prenorm():
+    cfg = preset("lotr-tiny", num_landmarks=5, norm_first=True, dec_layers=2)
+    m = build_model(cfg)
+    outs = m(torch.randn(3, 3, 64, 64), return_aux=True)
+    assert len(outs) == 2 and all(o.shape == (3, 5, 2) for o in outs)
+    st = m.eval()(torch.randn(1, 3, 64, 64), return_stages=True)
+    assert "encoder.norm" in st and "decoder.norm" in st
+
+
+def test_batch_consistency():
+    m = build_model(preset("lotr-tiny", num_landmarks=7)).eval()
+    x = torch.randn(4, 3, 64, 64)
+    with torch.no_grad():
+        a = m(x)
+        b = torch.cat([m(x[i:i + 1]) for i in range(4)])
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_lotr_m_mac_budget():
+    t = count_macs(build_model(preset("lotr-m", num_landmarks=68)))
+    assert t["total"] <= 250e6, t
+    # the head and decoder are counted per query: 68 x (128*512 + 512*512 + 512*2)
+    assert t["head"] == 68 * (128 * 512 + 512 * 512 + 512 * 2)
+    assert set(t) >= {"backbone", "proj", "encoder.0", "encoder.1", "decoder.0", "decoder.1", "head"}
