@@ -20,7 +20,7 @@ public enum QuantizationRun {
     public var report: [String]
   }
 
-  public static func run(_ graph: ImportedGraph, calibration: CalibrationSet, validation: CalibrationSet?,
+  public static func run(_ graph: ImportedGraph, calibration: FaceSet, validation: FaceSet?,
                          settings: Settings, progress: ((String, Int, Int) -> Void)? = nil) throws -> Outcome {
     guard !calibration.faces.isEmpty else { throw ImportError("the calibration set is empty") }
     let calibrationInputs = calibration.inputs(for: graph.metadata)
@@ -32,7 +32,7 @@ public enum QuantizationRun {
     let int8Model = try ModelFile(bytes: int8Bytes)
     let floatModel = try ModelFile(bytes: try graph.modelBuilder().serialize())
 
-    func evaluate(_ set: CalibrationSet, _ inputs: [(input: [Float], transform: [Float])]) throws -> Evaluation.Summary {
+    func evaluate(_ set: FaceSet, _ inputs: [(input: [Float], transform: [Float])]) throws -> Evaluation.Summary {
       let reference = try Evaluation.predict(floatModel, inputs: inputs, kernels: settings.kernels)
       let candidate = try Evaluation.predict(int8Model, inputs: inputs, kernels: settings.kernels)
       return Evaluation.compare(reference: reference, candidate: candidate, truth: set.faces.map(\.landmarks))

@@ -92,9 +92,9 @@ struct LOTRQuantizeCommand: ParsableCommand {
     }
 
     let progress = ProgressLine()
-    let calibrationSet = try CalibrationSet.load(folder: calibration!, limit: limit) { progress.show("loading calibration faces", $0, $1) }
+    let calibrationSet = try FaceSet.load(folder: calibration!, limit: limit) { progress.show("loading calibration faces", $0, $1) }
     let validationSet = try validation.map { folder in
-      try CalibrationSet.load(folder: folder) { progress.show("loading validation faces", $0, $1) }
+      try FaceSet.load(folder: folder) { progress.show("loading validation faces", $0, $1) }
     }
     var settings = QuantizationRun.Settings(kernels: try KernelPath.default())
     settings.options = Int8Quantizer.Options(method: method == "minmax" ? .minMax : .percentile(percentile),

@@ -71,10 +71,10 @@ final class EndToEndTests: XCTestCase {
   func testQuantizedTinyModelEndToEnd() throws {
     let graph = try ONNXImporter.importModel(path: fixtures.appendingPathComponent("reference/lotr-tiny.onnx").path)
     let faces = try manifest().map { dump in
-      CalibrationSet.Face(path: dump.image, image: try RGBImage(contentsOf: tiny.appendingPathComponent(dump.image + ".jpg").path),
+      FaceSet.Face(path: dump.image, image: try RGBImage(contentsOf: tiny.appendingPathComponent(dump.image + ".jpg").path),
                           box: FaceBox(bounding: dump.landmarks)!, landmarks: dump.landmarks)
     }
-    let set = CalibrationSet(faces: faces)
+    let set = FaceSet(faces: faces)
     let outcome = try QuantizationRun.run(graph, calibration: set, validation: nil, settings: .init(kernels: try KernelPath.default()))
     let model = try ModelFile(bytes: try outcome.builder.serialize())
     XCTAssertGreaterThan(outcome.quantization.int8MACs, outcome.quantization.floatMACs, "most MACs run int8")

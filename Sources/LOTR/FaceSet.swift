@@ -2,42 +2,53 @@
 import Glibc
 #endif
 import CLOTRKernels
-import LOTR
 
-/// Face images for calibration and validation: a folder of JPEG/PNG files, with optional
+/// Why a face folder could not be loaded.
+public struct FaceSetError: Error, CustomStringConvertible, Equatable {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// Face images for calibration, validation and evaluation: a folder of JPEG/PNG files, with optional
 /// ground truth in the folder's `landmarks.csv` (the 300-W training set's format:
 /// `image,subset,x0,y0,...` in 0-based pixel-centre coordinates) or face boxes in
 /// `boxes.csv` (`image,x,y,width,height`). Without either, the whole image is the box.
-public struct CalibrationSet: Sendable {
+public struct FaceSet: Sendable {
   public struct Face: Sendable {
     public var path: String
     public var image: RGBImage
     public var box: FaceBox
     /// Ground truth in continuous frame coordinates (pixel x spans [x, x+1)), when known.
     public var landmarks: [Point]?
+
+    public init(path: String, image: RGBImage, box: FaceBox, landmarks: [Point]?) {
+      self.path = path; self.image = image; self.box = box; self.landmarks = landmarks
+    }
   }
 
   public var faces: [Face]
 
   public init(faces: [Face]) { self.faces = faces }
 
-  /// Loads up to `limit` faces (sorted by file name, so runs are repeatable; images may sit
+  /// Loads up to `limit` faces (only those named in `only`, when given) (sorted by file name, so runs are repeatable; images may sit
   /// in the folder or in its images/ subfolder, as in the 300-W set), decoding
   /// each image; `progress` is called after each.
-  public static func load(folder: String, limit: Int = .max, progress: ((Int, Int) -> Void)? = nil) throws -> CalibrationSet {
+  public static func load(folder: String, limit: Int = .max, only: Set<String>? = nil,
+                          progress: ((Int, Int) -> Void)? = nil) throws -> FaceSet {
     var isDirectory = stat()
-    guard stat(folder, &isDirectory) == 0 else { throw ImportError("calibration folder \(folder): \(String(cString: strerror(errno)))") }
-    guard (isDirectory.st_mode & S_IFMT) == S_IFDIR else { throw ImportError("calibration folder \(folder) is not a folder") }
+    guard stat(folder, &isDirectory) == 0 else { throw FaceSetError("face folder \(folder): \(String(cString: strerror(errno)))") }
+    guard (isDirectory.st_mode & S_IFMT) == S_IFDIR else { throw FaceSetError("face folder \(folder) is not a folder") }
     var landmarks: [String: [Point]] = [:]
     var boxes: [String: FaceBox] = [:]
     if let text = readText(folder + "/landmarks.csv") {
       for (lineNumber, line) in text.split(whereSeparator: \.isNewline).enumerated().dropFirst() {
         let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard fields.count >= 4, (fields.count - 2) % 2 == 0 else {
-          throw ImportError("\(folder)/landmarks.csv line \(lineNumber + 1): expected image,subset,x0,y0,...")
+          throw FaceSetError("\(folder)/landmarks.csv line \(lineNumber + 1): expected image,subset,x0,y0,...")
         }
         let values = fields[2...].compactMap { Float($0.filter { $0 != " " && $0 != "\r" }) }
-        guard values.count == fields.count - 2 else { throw ImportError("\(folder)/landmarks.csv line \(lineNumber + 1): a coordinate is not a number") }
+        guard values.count == fields.count - 2 else { throw FaceSetError("\(folder)/landmarks.csv line \(lineNumber + 1): a coordinate is not a number") }
         landmarks[fields[0]] = stride(from: 0, to: values.count, by: 2).map { Point(x: values[$0] + 0.5, y: values[$0 + 1] + 0.5) }
       }
     }
@@ -46,7 +57,7 @@ public struct CalibrationSet: Sendable {
         let fields = line.split(separator: ",").map { String($0).filter { $0 != " " && $0 != "\r" } }
         if lineNumber == 0 && Float(fields.last ?? "") == nil { continue } // header
         guard fields.count == 5, let x = Float(fields[1]), let y = Float(fields[2]), let w = Float(fields[3]), let h = Float(fields[4]), w > 0, h > 0 else {
-          throw ImportError("\(folder)/boxes.csv line \(lineNumber + 1): expected image,x,y,width,height")
+          throw FaceSetError("\(folder)/boxes.csv line \(lineNumber + 1): expected image,x,y,width,height")
         }
         boxes[fields[0]] = FaceBox(x: x, y: y, width: w, height: h)
       }
@@ -58,23 +69,24 @@ public struct CalibrationSet: Sendable {
       imageFolder = folder + "/images"
       names = nested
     }
+    if let only { names = names.filter(only.contains) }
     names = Array(names.prefix(limit))
-    guard !names.isEmpty else { throw ImportError("calibration folder \(folder) has no .jpg, .jpeg or .png images") }
+    guard !names.isEmpty else { throw FaceSetError("face folder \(folder) has no .jpg, .jpeg or .png images") }
     var faces: [Face] = []
     for (i, name) in names.enumerated() {
       let path = imageFolder + "/" + name
       let image: RGBImage
-      do { image = try RGBImage(contentsOf: path) } catch { throw ImportError("calibration image \(error)") }
+      do { image = try RGBImage(contentsOf: path) } catch { throw FaceSetError("image \(error)") }
       let truth = landmarks[name]
       let box = boxes[name] ?? truth.flatMap { FaceBox(bounding: $0) }
         ?? FaceBox(x: 0, y: 0, width: Float(image.width), height: Float(image.height))
       faces.append(Face(path: path, image: image, box: box, landmarks: truth))
       progress?(i + 1, names.count)
     }
-    return CalibrationSet(faces: faces)
+    return FaceSet(faces: faces)
   }
 
-  static func readText(_ path: String) -> String? {
+  public static func readText(_ path: String) -> String? {
     guard let file = fopen(path, "rb") else { return nil }
     defer { fclose(file) }
     var bytes: [UInt8] = []
@@ -88,7 +100,7 @@ public struct CalibrationSet: Sendable {
   }
 
   static func listImages(_ folder: String) throws -> [String] {
-    guard let dir = opendir(folder) else { throw ImportError("cannot list \(folder): \(String(cString: strerror(errno)))") }
+    guard let dir = opendir(folder) else { throw FaceSetError("cannot list \(folder): \(String(cString: strerror(errno)))") }
     defer { closedir(dir) }
     var names: [String] = []
     while let entry = readdir(dir) {

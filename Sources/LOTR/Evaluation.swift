@@ -1,4 +1,3 @@
-import LOTR
 
 /// Landmark accuracy of a model on faces with ground truth, and agreement between two
 /// models (int8 against its float original), in the paper's NME.
@@ -41,5 +40,24 @@ public enum Evaluation {
                    referenceNME: withTruth > 0 ? sumRef / Float(withTruth) : nil,
                    candidateNME: withTruth > 0 ? sumCand / Float(withTruth) : nil,
                    agreementNME: sumAgree / n)
+  }
+
+  /// The paper's summary of per-face NMEs: area under the cumulative error distribution up
+  /// to `threshold` (normalised to 1) and the share of faces above it.
+  public static func aucAndFailureRate(_ nmes: [Float], threshold: Float) -> (auc: Float, failureRate: Float) {
+    guard !nmes.isEmpty else { return (0, 0) }
+    let sorted = nmes.sorted()
+    let steps = 1000
+    var area: Float = 0
+    var below = 0
+    for i in 0...steps {
+      let x = threshold * Float(i) / Float(steps)
+      while below < sorted.count && sorted[below] <= x { below += 1 }
+      let ced = Float(below) / Float(sorted.count)
+      area += (i == 0 || i == steps ? 0.5 : 1) * ced
+    }
+    let auc = area / Float(steps)
+    let failures = sorted.filter { $0 > threshold }.count
+    return (auc, Float(failures) / Float(sorted.count))
   }
 }
