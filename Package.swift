@@ -9,6 +9,7 @@ let package = Package(
   products: [
     .executable(name: "lotr", targets: ["lotr"]),
     .library(name: "LOTR", targets: ["LOTR"]),
+    .executable(name: "lotrd", targets: ["lotrd"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,7 +30,7 @@ let package = Package(
     .target(name: "LOTR", dependencies: ["CLOTRKernels", "COpenBLAS", "CImageIO"]),
     .executableTarget(
       name: "lotr",
-      dependencies: ["LOTR", "LOTRCapture", "LOTRVision", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: ["LOTR", "LOTRCapture", "LOTRVision", "LOTRClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
 
     // The C kernel test suites, shared with the qemu and sanitizer runners (Makefile).
@@ -50,6 +51,8 @@ let package = Package(
     .executableTarget(name: "lotr-v4l2-check", dependencies: ["LOTRCapture"]),
     .testTarget(name: "LOTRCaptureTests", dependencies: ["LOTRCapture", "LOTR", "CLOTRKernels", "CLOTRKernelTester"],
                 path: "Tests/LOTRCaptureTests"),
+
+    // lotr-quantize: ONNX in, .lotr out (Quantize/; ONNX/onnx.pb.swift is generated, see its README).
     .target(
       name: "LOTRQuantizer",
       dependencies: ["LOTR", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -62,6 +65,15 @@ let package = Package(
       path: "Quantize/lotr-quantize"
     ),
     .testTarget(name: "LOTRQuantizerTests", dependencies: ["LOTRQuantizer", "LOTR"], path: "Tests/LOTRQuantizerTests"),
+
+    // lotrd (issue 7): the daemon, its wire protocol, the client library; C shim for the syscalls.
+    .target(name: "CLOTRSystem", cSettings: [.unsafeFlags(["-O2", "-std=gnu11", "-Wall"])]),
+    .target(name: "LOTRProtocol"),
+    .target(name: "LOTRClient", dependencies: ["LOTRProtocol", "CLOTRSystem"]),
+    .executableTarget(name: "lotrd", dependencies: ["LOTR", "LOTRCapture", "LOTRVision", "LOTRProtocol", "CLOTRSystem"],
+                      swiftSettings: [.swiftLanguageMode(.v5)]),
+    .testTarget(name: "LOTRProtocolTests", dependencies: ["LOTRProtocol"]),
+    .testTarget(name: "LotrdTests", dependencies: ["lotrd", "LOTR", "LOTRProtocol", "LOTRClient", "CLOTRSystem"]),
 
     // Face detection (OpenCV cascade XML, evaluated in C), tracking, smoothing (issue 6).
     .target(name: "CLOTRVision", cSettings: [.unsafeFlags(["-O2", "-std=gnu11", "-Wall", "-Wextra"])],

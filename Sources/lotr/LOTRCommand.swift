@@ -6,7 +6,7 @@ struct LOTRCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "lotr",
     abstract: "Face landmarks with the int8 LOTR runtime.",
-    subcommands: [RunCommand.self, EvalCommand.self, InfoCommand.self, BenchCommand.self, KernelsCommand.self, BenchKernelsCommand.self, DevicesCommand.self, RecordCommand.self, VisionCommand.self]
+    subcommands: [RunCommand.self, EvalCommand.self, InfoCommand.self, BenchCommand.self, KernelsCommand.self, BenchKernelsCommand.self, VisionCommand.self, DevicesCommand.self, RecordCommand.self, WatchCommand.self, StatusCommand.self]
   )
 }
 

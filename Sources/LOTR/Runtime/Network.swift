@@ -100,6 +100,11 @@ public final class Network: @unchecked Sendable {
 
   // MARK: running
 
+  /// OpenBLAS threads: an int8 model only runs small float matrices (attention over 36-68
+  /// tokens) through OpenBLAS, where extra threads cost more than they give and its
+  /// workers busy-wait between calls; a float model uses all `threads`.
+  var blasThreads: Int32 { steps.contains(where: \.int8) ? 1 : Int32(threads) }
+
   /// The graph input, f32 or i8 as the model says, laid out [1, H, W, 3].
   public var inputPointer: UnsafeMutableRawPointer { pointer(model.inputTensor) }
 
@@ -111,14 +116,14 @@ public final class Network: @unchecked Sendable {
 
   /// Runs every step on the input already in `inputPointer`.
   public func run() {
-    openblas_set_num_threads(Int32(threads))
+    openblas_set_num_threads(blasThreads)
     for step in steps { step.body() }
   }
 
   /// Runs like `run()`, calling `observe(i)` right after step i, while its outputs are
   /// still in the arena (later steps may reuse their bytes). For calibration and debugging.
   public func run(observe: (Int) -> Void) {
-    openblas_set_num_threads(Int32(threads))
+    openblas_set_num_threads(blasThreads)
     for (i, step) in steps.enumerated() {
       step.body()
       observe(i)
@@ -127,7 +132,7 @@ public final class Network: @unchecked Sendable {
 
   /// Runs like `run()`, adding each step's seconds to `times` (count = steps.count).
   public func run(times: inout [Double]) {
-    openblas_set_num_threads(Int32(threads))
+    openblas_set_num_threads(blasThreads)
     if times.count != steps.count { times = [Double](repeating: 0, count: steps.count) }
     var ts = timespec()
     for (i, step) in steps.enumerated() {

@@ -1,0 +1,224 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLOTRSystem
+import LOTR
+import LOTRCapture
+
+/// One captured frame and when it was taken.
+struct Frame {
+  var image: RGBImage
+  var index: UInt64
+  /// Capture time (CLOCK_MONOTONIC / CLOCK_REALTIME ns): when the source began producing it.
+  var monoNs: UInt64
+  var wallNs: Int64
+  /// Seconds the source spent producing it (decode, conversion).
+  var captureSeconds: Double
+}
+
+/// What one read of a source gave.
+enum SourceRead {
+  case frame(Frame)
+  /// A finite source has no more frames.
+  case ended
+  /// Nothing yet (a camera between frames, or still away after a loss).
+  case idle
+  /// The device went away / came back; the source keeps trying by itself.
+  case lost(String)
+  case recovered(String)
+}
+
+/// What lotrd reads frames from (`DaemonSource` to keep clear of LOTRCapture's
+/// `FrameSource`, which the camera and clip adapters wrap). `read` blocks for at most
+/// about a frame time. A thrown error means the device is gone; lotrd closes it and
+/// reopens it every second (DEVICE lost, then recovered).
+protocol DaemonSource: AnyObject {
+  var driver: String { get }
+  var path: String { get }
+  /// Files and generated frames are paced by lotrd at --fps; cameras pace themselves.
+  var pacedByDaemon: Bool { get }
+  func open() throws -> (width: Int, height: Int)
+  func read() throws -> SourceRead
+  func rewind()
+  func close()
+}
+
+enum FrameSources {
+  /// The source for a --source spec, validated (exists, has frames) without opening it.
+  static func make(_ config: Config) throws -> DaemonSource {
+    let spec = config.source
+    if spec == "synthetic" { return SyntheticSource(width: config.width, height: config.height) }
+    if spec.hasPrefix("/dev/") {
+      // Not opened here (lazy): a camera that is absent at start is reported as DEVICE
+      // error/lost to watchers and retried, as after an unplug.
+      return CameraSource(config: config)
+    }
+    if fileExists(spec, directory: true) { return try ImageFolderSource(directory: spec) }
+    if fileExists(spec, directory: false) {
+      _ = try ClipReader(path: spec) // validate the header now: a bad file is a configuration error
+      return ClipFileSource(path: spec, loop: config.loop)
+    }
+    throw DaemonError("source \(spec) is not a device, a clip (.lclip), a folder of frames, or 'synthetic'")
+  }
+}
+
+/// A folder of JPEG/PNG frames, played in name order; each decoded when read.
+final class ImageFolderSource: DaemonSource {
+  let path: String
+  let files: [String]
+  var driver: String { "images" }
+  var pacedByDaemon: Bool { true }
+  private var next = 0
+  private var count: UInt64 = 0
+
+  init(directory: String) throws {
+    path = directory
+    guard let names = listDirectory(directory) else { throw DaemonError("cannot list \(directory): \(errnoText())") }
+    files = names.filter {
+      let l = $0.lowercased()
+      return l.hasSuffix(".jpg") || l.hasSuffix(".jpeg") || l.hasSuffix(".png")
+    }.map { directory + "/" + $0 }
+    guard !files.isEmpty else { throw DaemonError("\(directory) holds no .jpg or .png frames") }
+  }
+
+  func open() throws -> (width: Int, height: Int) {
+    next = 0
+    let first = try RGBImage(contentsOf: files[0])
+    return (first.width, first.height)
+  }
+
+  func read() throws -> SourceRead {
+    guard next < files.count else { return .ended }
+    let mono = monotonicNs(), wall = lotr_sys_realtime_ns()
+    let image = try RGBImage(contentsOf: files[next])
+    next += 1
+    count += 1
+    return .frame(Frame(image: image, index: count, monoNs: mono, wallNs: wall, captureSeconds: seconds(since: mono)))
+  }
+
+  func rewind() { next = 0 }
+  func close() {}
+}
+
+/// A generated pattern: a bright disc moving over a gradient, for tests and figures.
+final class SyntheticSource: DaemonSource {
+  let width: Int, height: Int
+  var driver: String { "synthetic" }
+  var path: String { "synthetic" }
+  var pacedByDaemon: Bool { true }
+  private var count: UInt64 = 0
+  private var base: [UInt8]
+
+  init(width: Int, height: Int) {
+    self.width = width; self.height = height
+    base = [UInt8](repeating: 0, count: width * height * 3)
+    for y in 0..<height {
+      for x in 0..<width {
+        let i = (y * width + x) * 3
+        base[i] = UInt8(x * 255 / max(width - 1, 1)); base[i + 1] = UInt8(y * 255 / max(height - 1, 1)); base[i + 2] = 96
+      }
+    }
+  }
+
+  func open() throws -> (width: Int, height: Int) { (width, height) }
+
+  func read() throws -> SourceRead {
+    let mono = monotonicNs(), wall = lotr_sys_realtime_ns()
+    count += 1
+    var pixels = base
+    let t = Float(count) * 0.05
+    let cx = Float(width) * (0.5 + 0.25 * sinf(t)), cy = Float(height) * (0.5 + 0.2 * cosf(t * 0.7))
+    let r = Float(min(width, height)) * 0.2
+    let (x0, x1) = (max(0, Int(cx - r)), min(width - 1, Int(cx + r)))
+    let (y0, y1) = (max(0, Int(cy - r)), min(height - 1, Int(cy + r)))
+    if x0 <= x1 && y0 <= y1 {
+      for y in y0...y1 {
+        for x in x0...x1 where (Float(x) - cx) * (Float(x) - cx) + (Float(y) - cy) * (Float(y) - cy) <= r * r {
+          let i = (y * width + x) * 3
+          pixels[i] = 240; pixels[i + 1] = 200; pixels[i + 2] = 180
+        }
+      }
+    }
+    return .frame(Frame(image: RGBImage(width: width, height: height, pixels: pixels), index: count, monoNs: mono, wallNs: wall,
+                        captureSeconds: seconds(since: mono)))
+  }
+
+  func rewind() {}
+  func close() {}
+}
+
+/// A V4L2 camera through LOTRCapture's `V4L2Camera` (format negotiation, mmap, YUYV/MJPEG
+/// conversion, reconnect with back-off after an unplug).
+final class CameraSource: DaemonSource {
+  let config: Config
+  var driver: String { "v4l2" }
+  var path: String { config.source }
+  var pacedByDaemon: Bool { false }
+  private var camera: V4L2Camera?
+  private var count: UInt64 = 0
+
+  init(config: Config) { self.config = config }
+
+  func open() throws -> (width: Int, height: Int) {
+    let c = try V4L2Camera(CameraConfiguration(device: config.source, width: config.width, height: config.height,
+                                               fps: config.fps > 0 ? config.fps : nil))
+    camera = c
+    Log.info("camera \(c.description)")
+    return (c.negotiation?.width ?? config.width, c.negotiation?.height ?? config.height)
+  }
+
+  func read() throws -> SourceRead {
+    guard let camera else { return .ended }
+    let start = monotonicNs()
+    switch try camera.next(timeout: 0.25) {
+    case .frame(let f):
+      count += 1
+      // The driver's CLOCK_MONOTONIC timestamp: latency is measured from the sensor.
+      let mono = f.timestampNs > 0 ? UInt64(f.timestampNs) : start
+      let wall = lotr_sys_realtime_ns() - Int64(monotonicNs() &- mono)
+      return .frame(Frame(image: f.rgbImage, index: count, monoNs: mono, wallNs: wall, captureSeconds: seconds(since: start)))
+    case .timedOut: return .idle
+    case .ended: return .ended
+    case .event(.disconnected(let reason)): return .lost(reason)
+    case .event(.reconnected(let description)): return .recovered(description)
+    }
+  }
+
+  func rewind() {}
+  func close() { camera?.close(); camera = nil }
+}
+
+/// A recorded clip (.lclip, docs/CLIP.md) through LOTRCapture's `ClipSource`, paced by
+/// lotrd at --fps (0: lockstep with inference).
+final class ClipFileSource: DaemonSource {
+  let path: String
+  let loop: Bool
+  var driver: String { "clip" }
+  var pacedByDaemon: Bool { true }
+  private var clip: ClipSource?
+  private var count: UInt64 = 0
+
+  init(path: String, loop: Bool) { self.path = path; self.loop = loop }
+
+  func open() throws -> (width: Int, height: Int) {
+    let c = try ClipSource(path: path, output: .rgb8, loop: loop, realtime: false)
+    clip = c
+    return (c.header.width, c.header.height)
+  }
+
+  func read() throws -> SourceRead {
+    guard let clip else { return .ended }
+    let mono = monotonicNs(), wall = lotr_sys_realtime_ns()
+    switch try clip.next(timeout: 1) {
+    case .frame(let f):
+      count += 1
+      return .frame(Frame(image: f.rgbImage, index: count, monoNs: mono, wallNs: wall, captureSeconds: seconds(since: mono)))
+    case .timedOut: return .idle
+    case .ended: return .ended
+    case .event: return .idle
+    }
+  }
+
+  func rewind() { clip?.close(); clip = try? ClipSource(path: path, output: .rgb8, loop: loop, realtime: false) }
+  func close() { clip?.close(); clip = nil }
+}

@@ -1,0 +1,71 @@
+#!/bin/sh
+# Installs lotrd, lotr and the systemd integration.
+#
+#   deploy/install.sh                       # into /usr/local, then activates (as root)
+#   PREFIX=/usr deploy/install.sh
+#   DESTDIR=/tmp/stage deploy/install.sh    # staged (packaging): nothing is activated
+#
+# Builds the release binaries first unless LOTR_BIN_DIR points at built ones.
+# Layout: $PREFIX/bin/{lotrd,lotr}, $PREFIX/share/lotr/{models,clients/python},
+# $PREFIX/share/doc/lotr/PROTOCOL.md, $PREFIX/lib/systemd/system/lotrd@.{service,socket},
+# $PREFIX/lib/sysusers.d/lotrd.conf, $PREFIX/lib/tmpfiles.d/lotrd.conf,
+# /etc/udev/rules.d/70-lotrd.rules (commented), /etc/default/lotrd (kept if present).
+set -eu
+PREFIX=${PREFIX:-/usr/local}
+DESTDIR=${DESTDIR:-}
+SYSCONFDIR=${SYSCONFDIR:-/etc}
+UNITDIR=${UNITDIR:-$PREFIX/lib/systemd/system}
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+
+case "$PREFIX" in /*) ;; *) echo "install.sh: PREFIX must be absolute: $PREFIX" >&2; exit 2 ;; esac
+
+bin=${LOTR_BIN_DIR:-}
+if [ -z "$bin" ]; then
+  (cd "$repo" && swift build -c release --product lotrd && swift build -c release --product lotr)
+  bin=$repo/.build/release
+fi
+for b in lotrd lotr; do
+  [ -x "$bin/$b" ] || { echo "install.sh: $bin/$b is missing (build first or set LOTR_BIN_DIR)" >&2; exit 1; }
+done
+
+subst() { sed "s|@PREFIX@|$PREFIX|g" "$1"; }
+put() { # put MODE SRC DEST [subst]
+  mkdir -p "$(dirname "$DESTDIR$3")"
+  if [ "${4:-}" = subst ]; then subst "$2" > "$DESTDIR$3.tmp"; else cp "$2" "$DESTDIR$3.tmp"; fi
+  chmod "$1" "$DESTDIR$3.tmp"
+  mv -f "$DESTDIR$3.tmp" "$DESTDIR$3"
+  echo "  $3"
+}
+
+echo "installing into ${DESTDIR}${PREFIX} (DESTDIR='${DESTDIR}')"
+put 0755 "$bin/lotrd" "$PREFIX/bin/lotrd"
+put 0755 "$bin/lotr" "$PREFIX/bin/lotr"
+for m in "$repo"/models/*.lotr; do
+  [ -e "$m" ] && put 0644 "$m" "$PREFIX/share/lotr/models/$(basename "$m")"
+done
+put 0644 "$repo/clients/python/lotr_client.py" "$PREFIX/share/lotr/clients/python/lotr_client.py"
+put 0755 "$repo/clients/python/examples/blink_and_pose.py" "$PREFIX/share/lotr/clients/python/examples/blink_and_pose.py"
+put 0644 "$repo/docs/PROTOCOL.md" "$PREFIX/share/doc/lotr/PROTOCOL.md"
+put 0644 "$here/lotrd@.service" "$UNITDIR/lotrd@.service" subst
+put 0644 "$here/lotrd@.socket" "$UNITDIR/lotrd@.socket" subst
+put 0644 "$here/lotrd.sysusers.conf" "$PREFIX/lib/sysusers.d/lotrd.conf"
+put 0644 "$here/lotrd.tmpfiles.conf" "$PREFIX/lib/tmpfiles.d/lotrd.conf"
+put 0644 "$here/70-lotrd.rules" "$SYSCONFDIR/udev/rules.d/70-lotrd.rules"
+if [ -e "$DESTDIR$SYSCONFDIR/default/lotrd" ]; then
+  echo "  $SYSCONFDIR/default/lotrd kept (new defaults in $SYSCONFDIR/default/lotrd.new)"
+  put 0644 "$here/lotrd.default" "$SYSCONFDIR/default/lotrd.new" subst
+else
+  put 0644 "$here/lotrd.default" "$SYSCONFDIR/default/lotrd" subst
+fi
+
+if [ -z "$DESTDIR" ] && [ "$(id -u)" = 0 ] && [ -d /run/systemd/system ]; then
+  systemd-sysusers "$PREFIX/lib/sysusers.d/lotrd.conf"
+  systemd-tmpfiles --create "$PREFIX/lib/tmpfiles.d/lotrd.conf"
+  systemctl daemon-reload
+  udevadm control --reload 2>/dev/null || true
+  echo "done. Start a camera's socket:  systemctl enable --now lotrd@video0.socket"
+  echo "      then watch:                lotr watch --socket /run/lotrd/video0.sock -n 30"
+else
+  echo "done (not activated: DESTDIR set, not root, or no systemd running)."
+fi
