@@ -2,6 +2,7 @@
 #   make demo   set up, build, and run the main job
 #   make test   set up and run every test (what .ci/run calls)
 # Both install what they need on Debian 12 (scripts/setup.sh) and are idempotent.
+# DEVICE=/dev/video0 make demo uses a camera instead of the bundled clip.
 
 SWIFT ?= swift
 export PATH := $(PATH):/opt/swift/usr/bin
@@ -17,12 +18,11 @@ setup-python:
 
 build: setup-system
 	$(SWIFT) build -c release --product lotr
+	$(SWIFT) build -c release --product lotrd
+	$(SWIFT) build -c release --product lotr-quantize
 
-demo: build
-	@echo "== kernel paths on this CPU (* = in use)"
-	@.build/release/lotr kernels
-	@echo "== int8 kernels vs OpenBLAS SGEMM on LOTR-M's shapes"
-	@.build/release/lotr bench-kernels --runs 3
+demo: setup-system
+	@scripts/demo.sh
 
 bench-kernels: build
 	.build/release/lotr bench-kernels --runs 9 --threads 1,2
