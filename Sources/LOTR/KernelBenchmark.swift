@@ -40,26 +40,31 @@ public struct KernelBenchmark {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
   }
 
-  /// Median over `runs` samples of the time of one call of `body`.
-  func medianSeconds(_ body: () -> Void) -> Double {
-    body() // warm caches and the pool
-    var iterations = 1
-    while true {
-      let start = Self.now()
-      for _ in 0..<iterations { body() }
-      let elapsed = Self.now() - start
-      if elapsed >= minimumSampleSeconds || iterations >= 1 << 20 { break }
-      iterations *= 2
+  /// Median over `runs` samples of the time of one call of each body. The bodies' samples
+  /// alternate (A B A B ...) so both see the same machine state on a shared machine.
+  func medianSeconds(_ bodies: [() -> Void]) -> [Double] {
+    let iterations = bodies.map { body -> Int in
+      body() // warm caches and the pool
+      var iterations = 1
+      while true {
+        let start = Self.now()
+        for _ in 0..<iterations { body() }
+        if Self.now() - start >= minimumSampleSeconds || iterations >= 1 << 20 { return iterations }
+        iterations *= 2
+      }
     }
-    var samples: [Double] = []
+    var samples = [[Double]](repeating: [], count: bodies.count)
     for _ in 0..<runs {
-      let start = Self.now()
-      for _ in 0..<iterations { body() }
-      samples.append((Self.now() - start) / Double(iterations))
+      for (i, body) in bodies.enumerated() {
+        let start = Self.now()
+        for _ in 0..<iterations[i] { body() }
+        samples[i].append((Self.now() - start) / Double(iterations[i]))
+      }
     }
-    samples.sort()
-    return samples[samples.count / 2]
+    return samples.map { $0.sorted()[$0.count / 2] }
   }
+
+  func medianSeconds(_ body: @escaping () -> Void) -> Double { medianSeconds([body])[0] }
 
   public func gemm(_ shape: LOTRMShapes.GEMM, threads: Int, pool: ThreadPool?) -> Row {
     let (m, n, k) = (shape.m, shape.n, shape.k)
@@ -84,7 +89,7 @@ public struct KernelBenchmark {
     let c = AlignedBuffer<Int8>(count: m * n)
     var requant = lotr_qs8_requant(multiplier: multiplier.pointer, shift: shift.pointer, output_zero_point: 0,
                                    output_min: -128, output_max: 127)
-    let int8 = medianSeconds {
+    let int8: () -> Void = {
       lotr_qs8_gemm(kernels.table, pool?.pointer, m, n, k, a.pointer, k, packed.raw, c.pointer, n, &requant)
     }
 
@@ -94,12 +99,13 @@ public struct KernelBenchmark {
     for i in 0..<af.count { af[i] = Float(a[i]) * 0.01 }
     for i in 0..<wf.count { wf[i] = Float(w[i]) * 0.01 }
     openblas_set_num_threads(Int32(threads))
-    let sgemm = medianSeconds {
+    let sgemm: () -> Void = {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, af.pointer, Int32(k),
                   wf.pointer, Int32(k), 0, cf.pointer, Int32(n))
     }
+    let times = medianSeconds([int8, sgemm])
     return Row(label: shape.label, shape: "\(m)x\(n)x\(k)", threads: threads, count: shape.count,
-               macs: m * n * k, int8Seconds: int8, sgemmSeconds: sgemm)
+               macs: m * n * k, int8Seconds: times[0], sgemmSeconds: times[1])
   }
 
   public func depthwise(_ shape: LOTRMShapes.Depthwise, threads: Int, pool: ThreadPool?) -> Row {
