@@ -43,6 +43,9 @@ struct LOTRQuantizeCommand: ParsableCommand {
     """, valueName: "folder"))
   var calibration: String?
 
+  @Option(name: .long, help: ArgumentHelp("Only these calibration images: a file of names, one per line (e.g. training/splits/300w-calib.txt).", valueName: "file"))
+  var calibrationList: String?
+
   @Option(name: .long, help: ArgumentHelp("At most this many calibration images (sorted by name).", valueName: "n"))
   var limit: Int = 300
 
@@ -92,7 +95,11 @@ struct LOTRQuantizeCommand: ParsableCommand {
     }
 
     let progress = ProgressLine()
-    let calibrationSet = try FaceSet.load(folder: calibration!, limit: limit) { progress.show("loading calibration faces", $0, $1) }
+    let only = try calibrationList.map { path -> Set<String> in
+      guard let text = FaceSet.readText(path) else { throw CommandError("cannot read --calibration-list \(path)") }
+      return Set(text.split(whereSeparator: \.isNewline).map { String($0).filter { $0 != " " } }.filter { !$0.isEmpty })
+    }
+    let calibrationSet = try FaceSet.load(folder: calibration!, limit: limit, only: only) { progress.show("loading calibration faces", $0, $1) }
     let validationSet = try validation.map { folder in
       try FaceSet.load(folder: folder) { progress.show("loading validation faces", $0, $1) }
     }
