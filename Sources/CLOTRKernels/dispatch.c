@@ -1,5 +1,6 @@
 /* Chooses the kernel path once per process: LOTR_KERNELS forces one, else the best the
- * CPU has. ARM features come from getauxval(AT_HWCAP); x86 from cpuid. */
+ * CPU has. ARM features come from getauxval(AT_HWCAP); x86 from cpuid (with the OS's
+ * YMM state check of __builtin_cpu_supports("avx2")). */
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
@@ -8,6 +9,9 @@
 
 #if defined(__aarch64__) || defined(__arm__)
 #include <sys/auxv.h>
+#endif
+#if defined(__x86_64__)
+#include <cpuid.h>
 #endif
 #if defined(__aarch64__)
 #ifndef HWCAP_ASIMD
@@ -24,7 +28,7 @@
 
 static const char* const isa_names[LOTR_ISA_COUNT] = {
     [LOTR_ISA_REF] = "ref",     [LOTR_ISA_NEON] = "neon", [LOTR_ISA_NEONDOT] = "neondot",
-    [LOTR_ISA_ARMV7] = "armv7", [LOTR_ISA_AVX2] = "avx2",
+    [LOTR_ISA_ARMV7] = "armv7", [LOTR_ISA_AVX2] = "avx2",   [LOTR_ISA_AVXVNNI] = "avxvnni",
 };
 
 const char* lotr_isa_name(lotr_isa isa) {
@@ -44,6 +48,22 @@ int lotr_isa_from_name(const char* name, lotr_isa* isa) {
 
 lotr_isa lotr_kernels_isa(const lotr_kernels* kernels) { return kernels->isa; }
 
+#if defined(__x86_64__)
+static int x86_has_avx2(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2"); /* includes the OS's XSAVE/YMM check */
+}
+
+/* AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4, read directly rather than through
+ * __builtin_cpu_supports("avxvnni"), whose answer depends on the libgcc/compiler-rt
+ * linked in. The VEX form works on YMM registers, so it also needs AVX2's OS support. */
+static int x86_has_avxvnni(void) {
+  unsigned eax, ebx, ecx, edx;
+  if (!x86_has_avx2() || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return 0;
+  return (eax >> 4) & 1;
+}
+#endif
+
 static int cpu_supports(lotr_isa isa) {
   switch (isa) {
     case LOTR_ISA_REF:
@@ -58,8 +78,9 @@ static int cpu_supports(lotr_isa isa) {
       return (getauxval(AT_HWCAP) & HWCAP_NEON) != 0;
 #elif defined(__x86_64__)
     case LOTR_ISA_AVX2:
-      __builtin_cpu_init();
-      return __builtin_cpu_supports("avx2");
+      return x86_has_avx2();
+    case LOTR_ISA_AVXVNNI:
+      return x86_has_avxvnni();
 #endif
     default:
       return 0;
@@ -83,12 +104,12 @@ static void init_tables(void) {
   }
   /* Preference: the most specific path the CPU has. */
   static const lotr_isa preference[] = {LOTR_ISA_NEONDOT, LOTR_ISA_NEON, LOTR_ISA_ARMV7,
-                                        LOTR_ISA_AVX2, LOTR_ISA_REF};
+                                        LOTR_ISA_AVXVNNI, LOTR_ISA_AVX2, LOTR_ISA_REF};
   const char* forced = getenv("LOTR_KERNELS");
   if (forced != NULL && forced[0] != '\0') {
     lotr_isa isa;
     if (lotr_isa_from_name(forced, &isa) != 0) {
-      default_error = "LOTR_KERNELS names an unknown path (expected ref, neon, neondot, armv7 or avx2)";
+      default_error = "LOTR_KERNELS names an unknown path (expected ref, neon, neondot, armv7, avx2 or avxvnni)";
     } else if (!table_supported[isa]) {
       default_error = "LOTR_KERNELS names a path this build or CPU does not support";
     } else {

@@ -1,5 +1,5 @@
 /* The pixel conversions of lotr_pixels.h: loop rows, pick the row kernels by the path's
- * ISA (NEON on AArch64, AVX2 on x86-64, the reference elsewhere). */
+ * ISA (NEON on AArch64, AVX2 on x86-64 (avx2 and avxvnni), the reference elsewhere). */
 #include "lotr_pixels.h"
 
 #include "pixels_config.h"
@@ -20,6 +20,7 @@ static pixel_rows rows_for(const lotr_kernels* kernels) {
 #endif
 #if defined(__x86_64__)
     case LOTR_ISA_AVX2:
+    case LOTR_ISA_AVXVNNI:
       return (pixel_rows){lotr_yuyv_to_rgb8_row__avx2, lotr_yuyv_to_gray8_row__avx2, lotr_yuv420_to_rgb8_row__avx2};
 #endif
     default:

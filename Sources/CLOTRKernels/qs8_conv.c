@@ -41,6 +41,7 @@ void lotr_dwconv_config_init(struct lotr_dwconv_config* config, lotr_isa isa) {
       break;
 #elif defined(__x86_64__)
     case LOTR_ISA_AVX2:
+    case LOTR_ISA_AVXVNNI: /* VNNI adds nothing to one product per channel */
       config->channel_tile = 16;
       config->block_bytes = LOTR_DWCONV3X3_BLOCK_BYTES_I16X2(16);
       config->pack = lotr_qs8_dwconv3x3_pack_16c__avx2;

@@ -32,6 +32,10 @@ void lotr_gemm_config_init(struct lotr_gemm_config* config, lotr_isa isa) {
       *config = (struct lotr_gemm_config){4, 16, 2, 2, lotr_qs8_gemm_pack_w16, lotr_qs8_gemm_4x16c2__avx2,
                                           lotr_qs8_gemm_f32_4x16c2__avx2};
       return;
+    case LOTR_ISA_AVXVNNI:
+      *config = (struct lotr_gemm_config){4, 16, 4, 1, lotr_qs8_gemm_pack_w8_u8, lotr_qs8_gemm_4x16c4__avxvnni,
+                                          lotr_qs8_gemm_f32_4x16c4__avxvnni};
+      return;
 #endif
     default:
       *config = (struct lotr_gemm_config){2, 4, 2, 1, lotr_qs8_gemm_pack_w8, lotr_qs8_gemm_2x4c2__ref,
@@ -88,6 +92,11 @@ static void pack(size_t n, size_t k, size_t nr, size_t kr, size_t elsize, const 
 void lotr_qs8_gemm_pack_w8(size_t n, size_t k, size_t nr, size_t kr, const int8_t* weights,
                            const int32_t* bias, int32_t a_zero_point, void* packed) {
   pack(n, k, nr, kr, 1, weights, bias, a_zero_point, packed);
+}
+
+void lotr_qs8_gemm_pack_w8_u8(size_t n, size_t k, size_t nr, size_t kr, const int8_t* weights,
+                              const int32_t* bias, int32_t a_zero_point, void* packed) {
+  pack(n, k, nr, kr, 1, weights, bias, a_zero_point + 128, packed);
 }
 
 void lotr_qs8_gemm_pack_w16(size_t n, size_t k, size_t nr, size_t kr, const int8_t* weights,

@@ -1,7 +1,8 @@
 /* Int8 GEMM (lotr_qs8_gemm*): the per-ISA micro-kernels and the packed-weight layout.
  *
  * Packed weights, one block per NR output channels (the last block zero-padded to NR):
- *     int32 bias[NR]              bias[n] - a_zero_point * sum_k W[n][k]
+ *     int32 bias[NR]              bias[n] - a_zero_point * sum_k W[n][k]  (- (a_zero_point
+ *                                 + 128) * ... for kernels that read A as uint8 a ^ 0x80)
  *     weights[Kp/KR][NR][KR]      Kp = K rounded up to KR, zero-padded; each element
  *                                 `w_elsize` bytes: int8, or int16 pre-widened (AVX2)
  * so a block is NR*4 + Kp*NR*w_elsize bytes. Weights are in [-127, 127] (the NEON
@@ -39,9 +40,13 @@ struct lotr_gemm_config {
   lotr_qs8_gemm_f32_ukernel_fn ukernel_f32;
 };
 
-/* Packing (qs8_gemm.c): int8 elements, or int16 pre-widened. */
+/* Packing (qs8_gemm.c): int8 elements, or int16 pre-widened. _w8_u8: int8 elements for
+ * kernels that feed A to an unsigned-by-signed dot product as a ^ 0x80 = a + 128 (AVX-VNNI),
+ * so the folded zero point is a_zero_point + 128. */
 void lotr_qs8_gemm_pack_w8(size_t n, size_t k, size_t nr, size_t kr, const int8_t* weights,
                            const int32_t* bias, int32_t a_zero_point, void* packed);
+void lotr_qs8_gemm_pack_w8_u8(size_t n, size_t k, size_t nr, size_t kr, const int8_t* weights,
+                              const int32_t* bias, int32_t a_zero_point, void* packed);
 void lotr_qs8_gemm_pack_w16(size_t n, size_t k, size_t nr, size_t kr, const int8_t* weights,
                             const int32_t* bias, int32_t a_zero_point, void* packed);
 
@@ -60,5 +65,6 @@ LOTR_DECLARE_QS8_GEMM_UKERNELS(2x8c8__neon)
 LOTR_DECLARE_QS8_GEMM_UKERNELS(4x8c4__neondot)
 LOTR_DECLARE_QS8_GEMM_UKERNELS(4x8c1__armv7)
 LOTR_DECLARE_QS8_GEMM_UKERNELS(4x16c2__avx2)
+LOTR_DECLARE_QS8_GEMM_UKERNELS(4x16c4__avxvnni)
 
 #endif

@@ -36,6 +36,7 @@ void lotr_vector_config_init(struct lotr_vector_config* config, lotr_isa isa) {
       break;
 #elif defined(__x86_64__)
     case LOTR_ISA_AVX2:
+    case LOTR_ISA_AVXVNNI: /* no dot products here: the AVX2 kernels */
       config->add = lotr_qs8_add__avx2;
       config->quantize = lotr_qs8_quantize__avx2;
       config->dequantize = lotr_qs8_dequantize__avx2;

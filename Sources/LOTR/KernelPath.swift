@@ -21,7 +21,7 @@ public enum KernelError: Error, CustomStringConvertible, Equatable {
   }
 }
 
-/// One ISA path of the kernel library (ref, neon, neondot, armv7, avx2).
+/// One ISA path of the kernel library (ref, neon, neondot, armv7, avx2, avxvnni).
 ///
 /// The default path is chosen once per process from the CPU's features, or forced with
 /// the `LOTR_KERNELS` environment variable.

@@ -182,6 +182,15 @@ void lotr_test_suite_gemm(lotr_test_ctx* t, const lotr_kernels* kernels, const l
     g.a_zp = lotr_test_int(t, -128, 127);
     check(t, kernels, ref, &g, "k sweep");
   }
+  /* The same sweep at the ends of the A zero point with A = -128/127 and W = +-127: the
+   * AVX-VNNI path reads A as a + 128 (0 and 255) and folds a_zp + 128 into the bias. */
+  for (size_t k = 1; k <= 3 * SWEEP_KB + 1; k++) {
+    gemm_case g = plain(SWEEP_MR + 1, SWEEP_NR + 5, k);
+    g.a_zp = k % 2 ? -128 : 127;
+    g.data = DATA_EXTREME;
+    g.a_pad = k % 3;
+    check(t, kernels, ref, &g, "k sweep, extreme");
+  }
   static const size_t big_k[] = {63, 64, 65, 127, 128, 129, 255, 256, 257, 720, 1023, 1025, 2049};
   for (size_t i = 0; i < sizeof(big_k) / sizeof(big_k[0]); i++) {
     gemm_case g = plain(SWEEP_MR + 1, SWEEP_NR + 3, big_k[i]);

@@ -38,6 +38,8 @@ typedef enum {
   LOTR_ISA_NEONDOT,   /* AArch64 ARMv8.2 SDOT (Cortex-A76: Pi 5) */
   LOTR_ISA_ARMV7,     /* 32-bit ARMv7 NEON (32-bit Raspberry Pi OS) */
   LOTR_ISA_AVX2,      /* x86-64 AVX2 (development machines) */
+  LOTR_ISA_AVXVNNI,   /* x86-64 AVX2 + AVX-VNNI (256-bit vpdpbusd: Alder Lake+, Zen 4+); int8 GEMM
+                         only, everything else as avx2 */
   LOTR_ISA_COUNT
 } lotr_isa;
 
@@ -48,7 +50,7 @@ typedef struct lotr_kernels lotr_kernels;
 const lotr_kernels* lotr_kernels_for(lotr_isa isa);
 
 /* The path chosen once per process: LOTR_KERNELS=<name> forces one (ref, neon, neondot,
- * armv7, avx2), otherwise the best the CPU supports. Returns NULL and sets *error (a
+ * armv7, avx2, avxvnni), otherwise the best the CPU supports. Returns NULL and sets *error (a
  * static string) when LOTR_KERNELS names an unknown or unsupported path. */
 const lotr_kernels* lotr_kernels_default(const char** error);
 
