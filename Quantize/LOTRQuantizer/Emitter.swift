@@ -223,6 +223,15 @@ struct Emitter {
     case "Conv", "ConvTranspose":
       try emitConv(i)
 
+    case "MaxPool":
+      let x = try activation(ins[0], n)
+      let xt = try convert(x, to: .nhwc)
+      let (k, strides, pads) = try a.poolGeometry(n, input: [x.shape[2], x.shape[3]])
+      let y = define(out, layout: .nhwc)
+      g.addNode(.maxPool, unique(n.displayName), inputs: [xt], outputs: [y.tensor],
+                attributes: [k[0], k[1], strides[0], strides[1], pads[0], pads[1], pads[2], pads[3]].map { .int(Int32($0)) },
+                onnxNodes: [n.name])
+
     case "BatchNormalization":
       throw ImportError.node(n, "a BatchNormalization is only supported right after a Conv/ConvTranspose that nothing else reads (it is folded into it)")
 

@@ -22,7 +22,7 @@ struct GraphAnalysis {
   /// What the importer maps, for error messages.
   static let supportedSummary = """
     Supported on activations: Conv, ConvTranspose (each with a following BatchNormalization folded in), \
-    Relu, Clip, Sigmoid, Gelu, Add, Sub of a constant, MatMul/Gemm with constant weights (+ Add bias), \
+    MaxPool (2-D, no dilation, ceil_mode 0), Relu, Clip, Sigmoid, Gelu, Add, Sub of a constant, MatMul/Gemm with constant weights (+ Add bias), \
     LayerNormalization (last axis), Softmax (last axis), Reshape, Flatten, Squeeze, Unsqueeze, Transpose, \
     Concat, Identity, Dropout; multi-head attention as training/ exports it (MatMul/Reshape/Transpose/\
     Mul/Softmax) and decomposed LayerNorm (ReduceMean/Sub/Pow/Sqrt/Div); on constants also Shape, \
@@ -395,9 +395,39 @@ struct GraphAnalysis {
       let ow = (x[3] - 1) * strides[1] + k[1] - pads[1] - pads[3] + op[1]
       return [Out([x[0], w[1] * g, oh, ow])]
 
+    case "MaxPool":
+      try arity(1...1)
+      let x = shape(0)
+      guard x.count == 4 else { throw ImportError.node(node, "only 2-D max pooling (rank-4 input) is supported") }
+      let (k, strides, pads) = try poolGeometry(node, input: [x[2], x[3]])
+      guard const(0) == nil else { throw ImportError.node(node, "max pooling a constant is not supported") }
+      if node.output.count > 1, !node.output[1].isEmpty {
+        throw ImportError.node(node, "the Indices output of MaxPool is not supported")
+      }
+      let oh = (x[2] + pads[0] + pads[2] - k[0]) / strides[0] + 1
+      let ow = (x[3] + pads[1] + pads[3] - k[1]) / strides[1] + 1
+      return [Out([x[0], x[1], oh, ow])]
+
     default:
       throw ImportError.node(node, "op '\(node.opType)' is not supported. \(Self.supportedSummary)")
     }
+  }
+
+  /// A 2-D MaxPool's kernel, strides and [top, left, bottom, right] pads, refusing what
+  /// MAXPOOL cannot express (ceil_mode 1, dilation, pads as large as the kernel).
+  func poolGeometry(_ node: Onnx_NodeProto, input: [Int]) throws -> (kernel: [Int], strides: [Int], pads: [Int]) {
+    guard let k = node.ints("kernel_shape"), k.count == 2 else { throw ImportError.node(node, "kernel_shape must be 2 values (2-D pooling)") }
+    let strides = node.ints("strides") ?? [1, 1]
+    guard strides.count == 2, strides.allSatisfy({ $0 >= 1 }) else { throw ImportError.node(node, "strides \(strides) are not 2 positive values") }
+    guard node.int("ceil_mode", default: 0) == 0 else { throw ImportError.node(node, "ceil_mode = 1 is not supported (only floor)") }
+    let pads = try convPads(node, input: input, kernel: k, strides: strides)
+    guard pads[0] < k[0], pads[2] < k[0], pads[1] < k[1], pads[3] < k[1], pads.allSatisfy({ $0 >= 0 }) else {
+      throw ImportError.node(node, "pads \(pads) must each be below the kernel \(k)")
+    }
+    guard input[0] + pads[0] + pads[2] >= k[0], input[1] + pads[1] + pads[3] >= k[1] else {
+      throw ImportError.node(node, "the kernel \(k) is larger than the padded input \(input)")
+    }
+    return (k, strides, pads)
   }
 
   var model13OrLater: Bool { opset >= 13 }
@@ -444,7 +474,7 @@ struct GraphAnalysis {
     case "VALID":
       return [0, 0, 0, 0]
     case "SAME_UPPER", "SAME_LOWER":
-      guard node.opType == "Conv" else { throw ImportError.node(node, "auto_pad \(auto) is not supported for ConvTranspose") }
+      guard node.opType != "ConvTranspose" else { throw ImportError.node(node, "auto_pad \(auto) is not supported for ConvTranspose") }
       var out = [0, 0, 0, 0]
       for i in 0..<2 {
         let o = (input[i] + strides[i] - 1) / strides[i]

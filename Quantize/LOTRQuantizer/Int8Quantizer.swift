@@ -3,7 +3,8 @@ import LOTR
 
 /// Rewrites a float graph as int8 by DESIGN.md's rules: convolutions, linears and residual
 /// adds in int8 (weights symmetric per output channel in [-127, 127], activations per
-/// tensor, int32 biases); LayerNorm, Softmax, GELU and attention stay float; QUANTIZE and
+/// tensor, int32 biases); layout ops and MAXPOOL follow their input (int8 in, same
+/// quantization out); LayerNorm, Softmax, GELU, attention and DECONV2D stay float; QUANTIZE and
 /// DEQUANTIZE go where the two domains meet. A linear whose consumers are all float writes
 /// float straight from its int32 accumulators (no DEQUANTIZE).
 public enum Int8Quantizer {
@@ -90,9 +91,10 @@ public enum Int8Quantizer {
         int8[n] = tensors[node.inputs[1]].role == .constant && tensors[node.inputs[2]].role == .constant
       case .add:
         int8[n] = int8Available(node.inputs[0]) && int8Available(node.inputs[1])
-      case .reshape, .transpose:
+      case .reshape, .transpose, .maxPool:
         int8[n] = int8Available(node.inputs[0]) && node.outputs[0] != output
-      default:
+      default: // DECONV2D, LAYERNORM, SOFTMAX, GELU, ATTENTION, ...: float
+
         int8[n] = false
       }
     }
@@ -172,7 +174,7 @@ public enum Int8Quantizer {
       }
       int8MACs += macs
       switch node.op {
-      case .reshape, .transpose:
+      case .reshape, .transpose, .maxPool: // the output shares the input's quantization (max commutes with it)
         let (x, p) = int8Tensor(node.inputs[0])
         q[y] = p
         let id = b.addTensor(tensors[y].name, .i8, tensors[y].shape, quantization: .perTensor(scale: p.scale, zeroPoint: p.zeroPoint))
@@ -244,6 +246,9 @@ public enum Int8Quantizer {
         let w = t[n.inputs[1]].shape
         let depthwise = w[0] == 1 && t[n.outputs[0]].shape[3] == w[3] && w[3] > 1
         return y * w[1] * w[2] * (depthwise ? 1 : w[3])
+      case .deconv2d:
+        let w = t[n.inputs[1]].shape // [Cout, KH, KW, Cin]: every input element meets Cout*KH*KW weights
+        return t[n.inputs[0]].shape.reduce(1, *) * w[0] * w[1] * w[2]
       case .linear: return y * t[n.inputs[1]].shape[1]
       case .matmul: return y * t[n.inputs[0]].shape[1]
       case .attention:

@@ -172,6 +172,19 @@ struct NaiveEvaluator {
       }
       return project(merged, tq, ins[9], ins[10])
 
+    case .maxPool:
+      let x = ins[0]
+      let (h, wd, c) = (shapes[0][1], shapes[0][2], shapes[0][3])
+      let (kh, kw, sh, sw, pt, pl) = (Int(n.int(0)), Int(n.int(1)), Int(n.int(2)), Int(n.int(3)), Int(n.int(4)), Int(n.int(5)))
+      let (oh, ow) = (out[1], out[2])
+      var y = [Float](repeating: -.infinity, count: count)
+      for oy in 0..<oh { for ox in 0..<ow { for ch in 0..<c { for ky in 0..<kh { for kx in 0..<kw {
+        let iy = oy * sh - pt + ky, ix = ox * sw - pl + kx
+        guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+        y[(oy * ow + ox) * c + ch] = max(y[(oy * ow + ox) * c + ch], x[(iy * wd + ix) * c + ch])
+      } } } } }
+      return y
+
     case .quantize, .dequantize:
       fatalError("NaiveEvaluator runs float graphs only")
     }

@@ -1,4 +1,4 @@
-/// Per-op dtype and shape rules of format 1.0 (docs/FORMAT.md, "Ops"). The executor relies
+/// Per-op dtype and shape rules of format 1.1 (docs/FORMAT.md, "Ops"). The executor relies
 /// on them: a node that passes needs no further checks at run time.
 enum GraphRules {
   static func problem(_ node: NodeInfo, _ tensors: [TensorInfo]) -> String? {
@@ -155,6 +155,28 @@ enum GraphRules {
       expected[axis] += b.shape[axis]
       for i in a.shape.indices where i != axis && a.shape[i] != b.shape[i] { return "shapes \(a.shape) and \(b.shape) differ off the axis" }
       return out.shape == expected ? nil : "output \(out.shape) should be \(expected)"
+
+    case .maxPool:
+      let x = ins[0]
+      guard x.shape.count == 4, out.shape.count == 4, x.shape[0] == 1 else { return "input and output must be rank 4 (NHWC) with batch 1" }
+      let a = (0..<8).map { Int(node.int($0)) }
+      let (kh, kw, sh, sw) = (a[0], a[1], a[2], a[3])
+      let (pt, pl, pb, pr) = (a[4], a[5], a[6], a[7])
+      guard (1...15).contains(kh), (1...15).contains(kw), (1...8).contains(sh), (1...8).contains(sw) else {
+        return "kernel \(kh)x\(kw) or stride \(sh)x\(sw) out of range"
+      }
+      // Padding smaller than the kernel: every window holds at least one real element.
+      guard [pt, pb].allSatisfy({ $0 >= 0 && $0 < kh }), [pl, pr].allSatisfy({ $0 >= 0 && $0 < kw }) else {
+        return "padding out of range (each pad must be below the kernel size)"
+      }
+      let oh = (x.shape[1] + pt + pb - kh) / sh + 1, ow = (x.shape[2] + pl + pr - kw) / sw + 1
+      guard x.shape[1] + pt + pb >= kh, x.shape[2] + pl + pr >= kw, out.shape == [1, oh, ow, x.shape[3]] else {
+        return "output shape \(out.shape) should be [1, \(oh), \(ow), \(x.shape[3])]"
+      }
+      guard x.dtype == out.dtype, x.quantization == out.quantization, x.dtype == .f32 || quantizedI8(x) else {
+        return "MAXPOOL takes f32, or per-tensor quantized i8 with the output's quantization identical to the input's"
+      }
+      return nil
 
     case .quantize:
       guard ins[0].dtype == .f32, quantizedI8(out) else { return "QUANTIZE takes f32 to per-tensor quantized i8" }

@@ -200,7 +200,7 @@ public struct ModelBuilder {
     let fileSize = body.bytes.count
     file.bytes = ModelFormat.magic
     file.u16(ModelFormat.versionMajor)
-    file.u16(ModelFormat.versionMinor)
+    file.u16(nodes.map(\.op.sinceMinor).max() ?? 0) // the lowest minor that holds these ops
     file.u32(UInt32(ModelFormat.headerSize))
     file.u64(UInt64(fileSize))
     file.u32(UInt32(sections.count))

@@ -249,6 +249,9 @@ struct Parser {
       let inCount = Int(try u8(cursor + 2)), outCount = Int(try u8(cursor + 3))
       let name = try string(try u32(cursor + 4), "node \(n)")
       let label = "node \(n) '\(name)' (\(op))"
+      guard op.sinceMinor <= minor else {
+        throw fail("\(label): \(op) is a format 1.\(op.sinceMinor) op but the file says \(major).\(minor)")
+      }
       let attrBytes = Int(try u32(cursor + 8))
       guard try u32(cursor + 12) == 0 else { throw fail("\(label): reserved field is not zero") }
       guard inCount == op.inputCount, outCount == op.outputCount else {

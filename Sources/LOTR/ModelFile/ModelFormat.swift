@@ -3,7 +3,9 @@
 public enum ModelFormat {
   public static let magic: [UInt8] = [0x4C, 0x4F, 0x54, 0x52, 0x4D, 0x44, 0x4C, 0x1A] // "LOTRMDL\x1a"
   public static let versionMajor: UInt16 = 1
-  public static let versionMinor: UInt16 = 0
+  /// The highest minor this runtime reads and writes (1.1 added MAXPOOL). A writer stamps
+  /// the lowest minor that holds its ops (`Op.sinceMinor`), so 1.0 files stay 1.0.
+  public static let versionMinor: UInt16 = 1
   public static let headerSize = 64
   public static let sectionEntrySize = 32
   public static let tensorRecordSize = 64
@@ -64,17 +66,22 @@ public enum Quantization: Sendable, Equatable {
   case perChannel(axis: Int, scalesTensor: Int)
 }
 
-/// The op set of format version 1.0, with arity and attribute size (in 4-byte words).
+/// The op set of format version 1.1, with arity and attribute size (in 4-byte words).
 public enum Op: UInt16, CaseIterable, Sendable, CustomStringConvertible {
   case conv2d = 1, deconv2d, add, linear, matmul, layerNorm, softmax, gelu, relu, sigmoid, clamp, attention,
     reshape, transpose, concat, quantize, dequantize
+  /// Format 1.1.
+  case maxPool = 18
+
+  /// The format minor version that introduced the op.
+  public var sinceMinor: UInt16 { self == .maxPool ? 1 : 0 }
 
   public var inputCount: Int {
     switch self {
     case .conv2d, .deconv2d, .linear, .layerNorm: return 3
     case .add, .matmul, .concat: return 2
     case .attention: return 11
-    case .softmax, .gelu, .relu, .sigmoid, .clamp, .reshape, .transpose, .quantize, .dequantize: return 1
+    case .softmax, .gelu, .relu, .sigmoid, .clamp, .reshape, .transpose, .quantize, .dequantize, .maxPool: return 1
     }
   }
 
@@ -88,6 +95,7 @@ public enum Op: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case .add, .linear, .matmul, .clamp: return 2
     case .layerNorm, .attention, .concat: return 1
     case .transpose: return 4
+    case .maxPool: return 8
     case .softmax, .gelu, .relu, .sigmoid, .reshape, .quantize, .dequantize: return 0
     }
   }
@@ -111,6 +119,7 @@ public enum Op: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case .concat: return "CONCAT"
     case .quantize: return "QUANTIZE"
     case .dequantize: return "DEQUANTIZE"
+    case .maxPool: return "MAXPOOL"
     }
   }
 }

@@ -19,8 +19,9 @@ public struct NetworkError: Error, CustomStringConvertible, Equatable {
 /// the kernels. `run` allocates nothing.
 ///
 /// int8 ops run on CLOTRKernels (requantization in integer fixed point, the same bits on
-/// every ISA path and thread count); float ops (LayerNorm, Softmax, GELU, attention, and
-/// the whole graph of a float model) run on float kernels and OpenBLAS SGEMM.
+/// every ISA path and thread count); float ops (LayerNorm, Softmax, GELU, attention,
+/// DECONV2D, and the whole graph of a float model) run on float kernels and OpenBLAS SGEMM.
+/// MAXPOOL runs in either domain (NetworkDeconvPool.swift).
 public final class Network: @unchecked Sendable {
   public let model: ModelFile
   public let kernels: KernelPath
@@ -187,6 +188,8 @@ public final class Network: @unchecked Sendable {
       }
       return (kh == 1 && kw == 1 && node.int(2) == 1 && node.int(3) == 1 && (4...7).allSatisfy { node.int($0) == 0 })
         ? 0 : rows * k * 4
+    case .deconv2d:
+      return t[node.inputs[0]].dtype == .f32 ? deconvScratchBytes(node, model) : 0
     case .attention:
       let q = t[node.inputs[0]], k = t[node.inputs[1]]
       let d = q.shape[1]
@@ -354,7 +357,10 @@ public final class Network: @unchecked Sendable {
       return prepareConcat(node)
 
     case .deconv2d:
-      throw NetworkError("DECONV2D (lotr-m+ upsampling) is not supported by this runtime yet")
+      return try prepareDeconv(node, index: n)
+
+    case .maxPool:
+      return prepareMaxPool(node)
     }
   }
 }

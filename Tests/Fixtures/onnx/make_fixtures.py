@@ -164,11 +164,30 @@ def shape_folding() -> None:
     g.save("shape_folding", 8, 16, out)
 
 
+def deconv_maxpool() -> None:
+    """The lotr-r stem (Conv -> BN -> Relu -> MaxPool 3x3/2 pad 1), a ConvTranspose with a
+    bias and asymmetric pads (3x3/2) -> Relu, a MaxPool with asymmetric pads, then tokens
+    and a Linear head: DECONV2D and MAXPOOL through import and the executor."""
+    g = G(5)
+    x = g.node("Conv", "/stem/Conv", ["input", g.rand("stem.w", 8, 3, 3, 3)], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    x = g.node("BatchNormalization", "/stem/BatchNormalization",
+               [x, g.rand("bn.gamma", 8), g.rand("bn.beta", 8), g.rand("bn.mean", 8),
+                g.const("bn.var", g.rng.uniform(0.5, 2.0, 8).astype(np.float32))], epsilon=1e-5)
+    x = g.node("Relu", "/stem/Relu", [x])
+    x = g.node("MaxPool", "/stem/MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])     # 16 -> 8
+    x = g.node("ConvTranspose", "/up/ConvTranspose", [x, g.rand("up.w", 8, 6, 3, 3, scale=0.3), g.rand("up.b", 6)],
+               kernel_shape=[3, 3], strides=[2, 2], pads=[0, 1, 1, 0])                                      # 8 -> 16
+    x = g.node("Relu", "/up/Relu", [x])
+    x = g.node("MaxPool", "/pool/MaxPool", [x], kernel_shape=[3, 2], strides=[2, 2], pads=[0, 1, 1, 0])     # 16 -> 8
+    out = tokens_head(g, x, 6, 8)
+    g.save("deconv_maxpool", 16, 64, out)
+
+
 def unsupported() -> None:
-    """A MaxPool (not in the .lotr op set) between a Conv and the head."""
+    """An AveragePool (not in the .lotr op set) between a Conv and the head."""
     g = G(3)
     x = g.node("Conv", "/stem/Conv", ["input", g.rand("stem.w", 4, 3, 3, 3)], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-    x = g.node("MaxPool", "/stem/MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    x = g.node("AveragePool", "/stem/AveragePool", [x], kernel_shape=[2, 2], strides=[2, 2])
     out = tokens_head(g, x, 4, 4)
     g.save("unsupported", 8, 16, out)
 
@@ -177,4 +196,5 @@ if __name__ == "__main__":
     conv_bn()
     layernorm_decomposed()
     shape_folding()
+    deconv_maxpool()
     unsupported()
