@@ -5,6 +5,10 @@
 # with --static-swift-stdlib, plus the shared libraries ldd names). The check enumerates
 # vivid, negotiates formats, sizes and a frame rate, captures frames, and survives an
 # unplug (vivid's Disconnect control) and a driver removal (rmmod, then reload).
+# Then the daemon end to end (issue 7): lotrd (also static Swift stdlib) runs on the vivid
+# camera with the tiny int8 test model, and lotr-v4l2-check --lotrd-client watches it over
+# the socket: LANDMARKS arrive, the unplug reaches it as DEVICE lost, the replug (rmmod,
+# insmod) as DEVICE recovered, and LANDMARKS resume with increasing seq; SIGTERM stops lotrd.
 #   scripts/test-v4l2-vm.sh            ends with "v4l2-vm: N passed, N failed"
 # Installs qemu-system-x86, linux-image-amd64, busybox-static, cpio and kmod when missing.
 # Exits 0 with a "skipped" line when the VM cannot be built or booted here (said why).
@@ -40,16 +44,21 @@ done
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not found"
 
 mkdir -p "$(dirname "$WORK")"
-echo "v4l2-vm: building lotr-v4l2-check (release, static Swift stdlib)"
-swift build -c release --static-swift-stdlib --product lotr-v4l2-check >"$WORK.build.log" 2>&1 \
-  || { tail -20 "$WORK.build.log"; die "swift build failed (see $WORK.build.log)"; }
-BIN=$(swift build -c release --static-swift-stdlib --show-bin-path)/lotr-v4l2-check
+MODEL=Tests/Fixtures/models/lotr-tiny-int8.lotr
+[[ -r $MODEL ]] || die "$MODEL is missing"
+echo "v4l2-vm: building lotr-v4l2-check and lotrd (release, static Swift stdlib)"
+: >"$WORK.build.log"
+for product in lotr-v4l2-check lotrd; do
+  swift build -c release --static-swift-stdlib --product "$product" >>"$WORK.build.log" 2>&1 \
+    || { tail -20 "$WORK.build.log"; die "swift build of $product failed (see $WORK.build.log)"; }
+done
+BINDIR=$(swift build -c release --static-swift-stdlib --show-bin-path)
 
 rm -rf "$WORK"
 ROOT=$WORK/root
 mkdir -p "$ROOT"/{bin,sbin,dev,proc,sys,tmp,mods,lib64}
 cp /bin/busybox "$ROOT/bin/busybox"
-for tool in sh mount insmod rmmod poweroff echo cat ls sleep mkdir; do ln -s busybox "$ROOT/bin/$tool"; done
+for tool in sh mount insmod rmmod poweroff echo cat ls sleep mkdir kill sed dmesg grep; do ln -s busybox "$ROOT/bin/$tool"; done
 ln -s ../bin/busybox "$ROOT/sbin/poweroff"
 
 # vivid and what it needs, in load order, decompressed for busybox insmod.
@@ -66,13 +75,17 @@ while read -r cmd path _; do
 done < <(modprobe -S "$KVER" --show-depends vivid)
 grep -qx vivid.ko "$ROOT/mods/order" || die "modprobe --show-depends vivid listed no vivid.ko"
 
-# The check program and the shared libraries it still needs.
-cp "$BIN" "$ROOT/bin/lotr-v4l2-check"
-strip "$ROOT/bin/lotr-v4l2-check" 2>/dev/null || true
-ldd "$BIN" | awk '/=> \// {print $3} /^\s*\/lib/ {print $1}' | while read -r lib; do
-  mkdir -p "$ROOT$(dirname "$lib")"
-  cp -L "$lib" "$ROOT$lib"
+# The check program, lotrd, the shared libraries they still need, and the model.
+for prog in lotr-v4l2-check lotrd; do
+  cp "$BINDIR/$prog" "$ROOT/bin/$prog"
+  strip "$ROOT/bin/$prog" 2>/dev/null || true
+  ldd "$BINDIR/$prog" | awk '/=> \// {print $3} /^\s*\/lib/ {print $1}' | while read -r lib; do
+    [[ -e $ROOT$lib ]] && continue
+    mkdir -p "$ROOT$(dirname "$lib")"
+    cp -L "$lib" "$ROOT$lib"
+  done
 done
+cp "$MODEL" "$ROOT/model.lotr"
 [[ -e $ROOT/lib64/ld-linux-x86-64.so.2 ]] || cp -L /lib64/ld-linux-x86-64.so.2 "$ROOT/lib64/"
 
 VIVID_ARGS="n_devs=1 node_types=0x1"
@@ -88,6 +101,20 @@ sleep 1
 echo "== lotr-v4l2-check (kernel \$(cat /proc/sys/kernel/osrelease))"
 /bin/lotr-v4l2-check --device /dev/video0 --frames 8 --unload "rmmod vivid" --reload "insmod /mods/vivid.ko $VIVID_ARGS"
 echo "LOTR_CHECK_EXIT=\$?"
+echo "== lotrd on /dev/video0, a client watching through unplug and replug"
+/bin/lotrd --source /dev/video0 --model /model.lotr --socket /tmp/l.sock --detector none --width 320 --height 180 2>/tmp/lotrd.log &
+lotrd=\$!
+/bin/lotr-v4l2-check --lotrd-client /tmp/l.sock --device /dev/video0 --unload "rmmod vivid" --reload "insmod /mods/vivid.ko $VIVID_ARGS"
+echo "LOTRD_CHECK_EXIT=\$?"
+kill -TERM \$lotrd
+wait \$lotrd
+status=\$?
+if [ \$status = 0 ] && [ ! -e /tmp/l.sock ]; then echo "ok    lotrd: SIGTERM: exit 0, socket file removed"
+else echo "FAIL  lotrd: SIGTERM: exit \$status, socket file \$(ls /tmp/l.sock 2>/dev/null || echo removed)"; fi
+echo "      lotrd's log:"
+sed 's/^/      | /' /tmp/lotrd.log
+dmesg | grep -E "traps:|segfault|invalid opcode" | sed 's/^/      kernel: /'
+echo "== done"
 poweroff -f
 INIT
 chmod +x "$ROOT/init"
@@ -95,18 +122,27 @@ chmod +x "$ROOT/init"
 echo "v4l2-vm: initramfs $(du -h "$WORK/initrd.gz" | cut -f1), kernel $KVER, booting (TCG) after $((SECONDS - start)) s"
 
 boot=$SECONDS
-timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 -nographic -no-reboot \
+timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 768 -smp 1 -nographic -no-reboot \
   -kernel "/boot/vmlinuz-$KVER" -initrd "$WORK/initrd.gz" \
   -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" </dev/null >"$WORK/console.log" 2>&1
 qemu_status=$?
-tr -d '\r' <"$WORK/console.log" | sed -n '/^== lotr-v4l2-check/,/^LOTR_CHECK_EXIT/p'
+console=$(tr -d '\r' <"$WORK/console.log")
+sed -n '/== lotr-v4l2-check/,/^== done/p' <<<"$console"
 echo "v4l2-vm: VM ran $((SECONDS - boot)) s, $((SECONDS - start)) s in all"
-summary=$(tr -d '\r' <"$WORK/console.log" | grep -E "^[0-9]+ passed, [0-9]+ failed" | tail -1)
-exit_line=$(tr -d '\r' <"$WORK/console.log" | grep -E "^LOTR_CHECK_EXIT=" | tail -1)
-if [[ -z $summary ]]; then
-  tail -30 "$WORK/console.log"
+# Two summaries (the capture check, the lotrd client) and the shell's lotrd stop check.
+summaries=$(grep -E "^[0-9]+ passed, [0-9]+ failed" <<<"$console")
+if [[ $(grep -c . <<<"$summaries") -lt 2 ]] || ! grep -q "^== done" <<<"$console"; then
+  tail -30 <<<"$console"
   [[ $qemu_status -eq 124 ]] && die "the VM did not finish within ${TIMEOUT} s"
-  die "the check printed no summary (qemu exit $qemu_status; console in $WORK/console.log)"
+  die "the checks did not both finish (qemu exit $qemu_status; console in $WORK/console.log)"
 fi
-echo "v4l2-vm: $summary"
-[[ $exit_line == "LOTR_CHECK_EXIT=0" ]]
+read -r npass nfail nskip < <(awk -F'[ ,]+' '{p += $1; f += $3; if ($5 ~ /^[0-9]+$/) s += $5} END {print p + 0, f + 0, s + 0}' <<<"$summaries")
+npass=$((npass + $(grep -c "^ok    lotrd: SIGTERM" <<<"$console")))
+nfail=$((nfail + $(grep -c "^FAIL  lotrd: SIGTERM" <<<"$console")))
+ok=1
+grep -q "^LOTR_CHECK_EXIT=0$" <<<"$console" || ok=0
+grep -q "^LOTRD_CHECK_EXIT=0$" <<<"$console" || ok=0
+((nfail == 0)) || ok=0
+((ok)) || ((nfail > 0)) || nfail=1
+echo "v4l2-vm: $npass passed, $nfail failed$( ((nskip)) && echo ", $nskip skipped")"
+((ok))

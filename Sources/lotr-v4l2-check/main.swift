@@ -4,6 +4,8 @@
 // (vivid's "Disconnect" control: ENODEV/POLLERR like a USB unplug) and a driver removal
 // (rmmod once our source has let go, then reload). Ends with "N passed, N failed".
 //   lotr-v4l2-check [--device /dev/video0] [--frames N] [--unload CMD] [--reload CMD]
+//   lotr-v4l2-check --lotrd-client SOCKET [--device ...] [--unload CMD] [--reload CMD]
+//     (instead: a client of a running lotrd on that device, LotrdClient.swift)
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,6 +36,11 @@ func shell(_ command: String) -> Int32 {
   var status: Int32 = 0
   waitpid(pid, &status, 0)
   return (status >> 8) & 0xff
+}
+
+if args.contains("--lotrd-client") {
+  runLotrdClientCheck(socketPath: option("--lotrd-client", "/tmp/l.sock"), device: device,
+                      unloadCommand: unloadCommand, reloadCommand: reloadCommand)
 }
 
 /// Captures `n` frames, checking size, strictly increasing timestamps and non-flat content.

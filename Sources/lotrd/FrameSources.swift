@@ -175,7 +175,7 @@ final class CameraSource: DaemonSource {
       count += 1
       // The driver's CLOCK_MONOTONIC timestamp: latency is measured from the sensor.
       let mono = f.timestampNs > 0 ? UInt64(f.timestampNs) : start
-      let wall = lotr_sys_realtime_ns() - Int64(monotonicNs() &- mono)
+      let wall = lotr_sys_realtime_ns() - Int64(bitPattern: monotonicNs() &- mono) // may be ahead of now
       return .frame(Frame(image: f.rgbImage, index: count, monoNs: mono, wallNs: wall, captureSeconds: seconds(since: start)))
     case .timedOut: return .idle
     case .ended: return .ended

@@ -317,8 +317,8 @@ final class Server {
         latency.capture.add(r.captureSeconds)
         latency.queue.add(r.queueSeconds)
         latency.infer.add(r.inferSeconds)
-        latency.publish.add(Double(end &- r.doneNs) / 1e9)
-        latency.total.add(Double(end &- r.message.monoNs) / 1e9)
+        latency.publish.add(seconds(from: r.doneNs, to: end))
+        latency.total.add(seconds(from: r.message.monoNs, to: end))
       }
     }
     for c in clients where c.closeAfterFlush && c.queue.isEmpty { drop(c, "closed by peer") }

@@ -76,7 +76,14 @@ final class SystemThread {
 }
 
 @inline(__always) func monotonicNs() -> UInt64 { lotr_sys_monotonic_ns() }
-@inline(__always) func seconds(since ns: UInt64) -> Double { Double(monotonicNs() &- ns) / 1e9 }
+/// Seconds from monotonic `ns` to now; 0 when `ns` lies ahead of now (drivers such as vivid
+/// stamp frames up to a frame period in the future).
+@inline(__always) func seconds(since ns: UInt64) -> Double { seconds(from: ns, to: monotonicNs()) }
+
+/// Seconds from `start` to `end` (monotonic nanoseconds), never negative and never trapping.
+@inline(__always) func seconds(from start: UInt64, to end: UInt64) -> Double {
+  Double(max(0, Int64(bitPattern: end &- start))) / 1e9
+}
 
 /// `v` with `decimals` fixed decimals, for logs and STATUS.
 func fixed(_ v: Double, _ decimals: Int) -> String {
