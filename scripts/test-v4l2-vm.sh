@@ -9,8 +9,14 @@
 # camera with the tiny int8 test model, and lotr-v4l2-check --lotrd-client watches it over
 # the socket: LANDMARKS arrive, the unplug reaches it as DEVICE lost, the replug (rmmod,
 # insmod) as DEVICE recovered, and LANDMARKS resume with increasing seq; SIGTERM stops lotrd.
+# Last, v4l2loopback (built here for the VM's kernel with v4l2loopback-dkms and that kernel's
+# headers, when missing): lotr-v4l2-check --loopback-feed writes the 300-W face crops of
+# Tests/Fixtures/vision (letterboxed to 320x240, YUYV) to its OUTPUT side and captures them
+# with V4L2Camera: the pixels and the tiny model's landmarks must match the fed frames'.
+# Without the module (no dkms build, or insmod refused) that part is a "skip" line.
 #   scripts/test-v4l2-vm.sh            ends with "v4l2-vm: N passed, N failed"
-# Installs qemu-system-x86, linux-image-amd64, busybox-static, cpio and kmod when missing.
+# Installs qemu-system-x86, linux-image-amd64, busybox-static, cpio and kmod when missing, and
+# v4l2loopback-dkms with linux-headers-<the VM's kernel> when the module is missing.
 # Exits 0 with a "skipped" line when the VM cannot be built or booted here (said why).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +49,25 @@ done
 [[ -r /boot/vmlinuz-$KVER ]] || skip "/boot/vmlinuz-$KVER is not readable"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not found"
 
+# v4l2loopback for $KVER: the dkms package builds it for every kernel whose headers are installed.
+loopback_ko() { modinfo -k "$KVER" -F filename v4l2loopback 2>/dev/null | head -1; }
+LOOPBACK_KO=$(loopback_ko)
+LOOPBACK_SKIP=""
+if [[ -z $LOOPBACK_KO ]]; then
+  echo "v4l2-vm: building v4l2loopback for $KVER (v4l2loopback-dkms, linux-headers-$KVER)"
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  lb_log=$(dirname "$WORK")/v4l2loopback-build.log
+  mkdir -p "$(dirname "$WORK")"
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive nice -n 19 $sudo apt-get install -y -qq --no-install-recommends \
+      v4l2loopback-dkms "linux-headers-$KVER"; } >"$lb_log" 2>&1
+  LOOPBACK_KO=$(loopback_ko)
+  if [[ -z $LOOPBACK_KO ]] && command -v dkms >/dev/null; then
+    nice -n 19 $sudo dkms autoinstall -k "$KVER" >>"$lb_log" 2>&1
+    LOOPBACK_KO=$(loopback_ko)
+  fi
+  [[ -n $LOOPBACK_KO ]] || LOOPBACK_SKIP="no v4l2loopback module for $KVER (dkms build failed or packages missing; see $lb_log)"
+fi
+
 mkdir -p "$(dirname "$WORK")"
 MODEL=Tests/Fixtures/models/lotr-tiny-int8.lotr
 [[ -r $MODEL ]] || die "$MODEL is missing"
@@ -74,6 +99,28 @@ while read -r cmd path _; do
   echo "$name" >>"$ROOT/mods/order"
 done < <(modprobe -S "$KVER" --show-depends vivid)
 grep -qx vivid.ko "$ROOT/mods/order" || die "modprobe --show-depends vivid listed no vivid.ko"
+
+# v4l2loopback and what it needs beyond vivid's modules (those stay loaded), in load order.
+: >"$ROOT/mods/loopback.order"
+if [[ -n $LOOPBACK_KO ]]; then
+  while read -r cmd path _; do
+    [[ $cmd == insmod ]] || continue
+    name=$(basename "$path"); name=${name%.xz}; name=${name%.zst}
+    grep -qx "$name" "$ROOT/mods/order" && continue
+    case "$path" in
+      *.xz) xz -dc "$path" >"$ROOT/mods/$name" ;;
+      *.zst) zstd -qdc "$path" >"$ROOT/mods/$name" ;;
+      *) cp "$path" "$ROOT/mods/$name" ;;
+    esac
+    echo "$name" >>"$ROOT/mods/loopback.order"
+  done < <(modprobe -S "$KVER" --show-depends v4l2loopback 2>/dev/null)
+  grep -qx v4l2loopback.ko "$ROOT/mods/loopback.order" || LOOPBACK_SKIP="modprobe --show-depends v4l2loopback listed no v4l2loopback.ko"
+fi
+[[ -z $LOOPBACK_SKIP ]] || : >"$ROOT/mods/loopback.order"
+# The face frames to feed it: the 300-W crops and their annotations (for the face boxes).
+mkdir -p "$ROOT/faces/images"
+cp Tests/Fixtures/vision/images/*.jpg "$ROOT/faces/images/"
+cp Tests/Fixtures/vision/landmarks.csv "$ROOT/faces/"
 
 # The check program, lotrd, the shared libraries they still need, and the model.
 for prog in lotr-v4l2-check lotrd; do
@@ -113,6 +160,18 @@ if [ \$status = 0 ] && [ ! -e /tmp/l.sock ]; then echo "ok    lotrd: SIGTERM: ex
 else echo "FAIL  lotrd: SIGTERM: exit \$status, socket file \$(ls /tmp/l.sock 2>/dev/null || echo removed)"; fi
 echo "      lotrd's log:"
 sed 's/^/      | /' /tmp/lotrd.log
+if [ -s /mods/loopback.order ]; then
+  echo "== v4l2loopback fed with known face frames"
+  lb_ok=1
+  for m in \$(cat /mods/loopback.order); do
+    if [ "\$m" = v4l2loopback.ko ]; then args="devices=1 exclusive_caps=1 video_nr=9 card_label=lotr-loopback"; else args=""; fi
+    if ! out=\$(insmod /mods/\$m \$args 2>&1); then echo "skip  v4l2loopback: insmod \$m failed: \$out"; lb_ok=0; break; fi
+  done
+  if [ \$lb_ok = 1 ]; then
+    /bin/lotr-v4l2-check --loopback-feed /dev/video9 --faces /faces --model /model.lotr
+    echo "LOOPBACK_CHECK_EXIT=\$?"
+  fi
+fi
 dmesg | grep -E "traps:|segfault|invalid opcode" | sed 's/^/      kernel: /'
 echo "== done"
 poweroff -f
@@ -136,12 +195,23 @@ if [[ $(grep -c . <<<"$summaries") -lt 2 ]] || ! grep -q "^== done" <<<"$console
   [[ $qemu_status -eq 124 ]] && die "the VM did not finish within ${TIMEOUT} s"
   die "the checks did not both finish (qemu exit $qemu_status; console in $WORK/console.log)"
 fi
+if [[ -n $LOOPBACK_SKIP ]]; then echo "skip  v4l2loopback: $LOOPBACK_SKIP"
+elif ! grep -q "^LOOPBACK_CHECK_EXIT=" <<<"$console" && ! grep -q "^skip  v4l2loopback" <<<"$console"; then
+  echo "FAIL  v4l2loopback: the loopback check did not run to its end"
+fi
 read -r npass nfail nskip < <(awk -F'[ ,]+' '{p += $1; f += $3; if ($5 ~ /^[0-9]+$/) s += $5} END {print p + 0, f + 0, s + 0}' <<<"$summaries")
 npass=$((npass + $(grep -c "^ok    lotrd: SIGTERM" <<<"$console")))
 nfail=$((nfail + $(grep -c "^FAIL  lotrd: SIGTERM" <<<"$console")))
+# The loopback part: skipped when the module is missing or refused; its own summary otherwise.
+if [[ -n $LOOPBACK_SKIP ]] || grep -q "^skip  v4l2loopback" <<<"$console"; then
+  nskip=$((nskip + 1))
+elif ! grep -q "^LOOPBACK_CHECK_EXIT=" <<<"$console"; then
+  nfail=$((nfail + 1))
+fi
 ok=1
 grep -q "^LOTR_CHECK_EXIT=0$" <<<"$console" || ok=0
 grep -q "^LOTRD_CHECK_EXIT=0$" <<<"$console" || ok=0
+grep -q "^LOOPBACK_CHECK_EXIT=[1-9]" <<<"$console" && ok=0
 ((nfail == 0)) || ok=0
 ((ok)) || ((nfail > 0)) || nfail=1
 echo "v4l2-vm: $npass passed, $nfail failed$( ((nskip)) && echo ", $nskip skipped")"

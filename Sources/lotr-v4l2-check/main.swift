@@ -6,6 +6,8 @@
 //   lotr-v4l2-check [--device /dev/video0] [--frames N] [--unload CMD] [--reload CMD]
 //   lotr-v4l2-check --lotrd-client SOCKET [--device ...] [--unload CMD] [--reload CMD]
 //     (instead: a client of a running lotrd on that device, LotrdClient.swift)
+//   lotr-v4l2-check --loopback-feed DEV --faces DIR --model PATH
+//     (instead: feed known face frames through v4l2loopback and capture them, LoopbackFeed.swift)
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,6 +43,11 @@ func shell(_ command: String) -> Int32 {
 if args.contains("--lotrd-client") {
   runLotrdClientCheck(socketPath: option("--lotrd-client", "/tmp/l.sock"), device: device,
                       unloadCommand: unloadCommand, reloadCommand: reloadCommand)
+}
+
+if args.contains("--loopback-feed") {
+  runLoopbackFeedCheck(device: option("--loopback-feed", "/dev/video9"), facesDir: option("--faces", "/faces"),
+                       modelPath: option("--model", "/model.lotr"))
 }
 
 /// Captures `n` frames, checking size, strictly increasing timestamps and non-flat content.
