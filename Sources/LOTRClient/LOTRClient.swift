@@ -25,7 +25,7 @@ public final class LOTRClient: @unchecked Sendable {
   public init(path: String = LOTRProto.defaultSocket, timeout: Double = 5) throws {
     var err = [CChar](repeating: 0, count: 256)
     fd = lotr_sys_unix_connect(path, &err, err.count)
-    guard fd >= 0 else { throw ProtocolError(String(cString: err)) }
+    guard fd >= 0 else { throw ProtocolError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
     var greeting: VersionMessage?
     do {
       if case .version(let v)? = try Self.read(fd: fd, stream: &stream, buffer: &buffer, timeout: timeout) { greeting = v }
