@@ -24,7 +24,7 @@ BIN=$(swift build -c release --show-bin-path)
 echo "== lotrd: $SOURCE -> $MODEL on $SOCKET"
 "$BIN/lotrd" --model "$MODEL" --source "$SOURCE" --socket "$SOCKET" --socket-mode 0600 --log-level notice &
 LOTRD=$!
-trap 'kill $LOTRD 2>/dev/null; wait $LOTRD 2>/dev/null; rm -rf "$(dirname "$SOCKET")"' EXIT
+trap 'kill $LOTRD 2>/dev/null || true; wait $LOTRD 2>/dev/null || true; rm -rf "$(dirname "$SOCKET")"' EXIT
 for _ in $(seq 50); do [[ -S $SOCKET ]] && break; sleep 0.1; done
 [[ -S $SOCKET ]] || { echo "demo: lotrd did not open $SOCKET" >&2; exit 1; }
 
