@@ -84,31 +84,30 @@ public struct ImportedGraph: Sendable {
     return b
   }
 
-  /// Multiply-accumulates per inference, by op (for the report).
-  public func macs() -> [Op: Int] {
-    var out: [Op: Int] = [:]
-    for n in nodes {
+  /// Multiply-accumulates per inference of each node (in node order).
+  public func nodeMACs() -> [Int] {
+    nodes.map { n in
       let y = tensors[n.outputs[0]].shape.reduce(1, *)
       switch n.op {
       case .conv2d:
         let w = tensors[n.inputs[1]].shape
-        let depthwise = w[0] == 1 && tensors[n.inputs[0]].shape[3] > 1 && w[3] == tensors[n.outputs[0]].shape[3]
-        out[n.op, default: 0] += y * w[1] * w[2] * (depthwise ? 1 : w[3])
+        let depthwise = w[0] == 1 && tensors[n.outputs[0]].shape[3] == w[3] && w[3] > 1
+        return y * w[1] * w[2] * (depthwise ? 1 : w[3])
       case .deconv2d:
-        let w = tensors[n.inputs[1]].shape
-        out[n.op, default: 0] += tensors[n.inputs[0]].shape.reduce(1, *) * w[0] * w[1] * w[2]
-      case .linear:
-        out[n.op, default: 0] += y * tensors[n.inputs[1]].shape[1]
-      case .matmul:
-        out[n.op, default: 0] += y * tensors[n.inputs[0]].shape[1]
+        let w = tensors[n.inputs[1]].shape // [Cout, KH, KW, Cin]: every input element meets Cout*KH*KW weights
+        return tensors[n.inputs[0]].shape.reduce(1, *) * w[0] * w[1] * w[2]
+      case .linear: return y * tensors[n.inputs[1]].shape[1]
+      case .matmul: return y * tensors[n.inputs[0]].shape[1]
       case .attention:
         let (q, k) = (tensors[n.inputs[0]].shape, tensors[n.inputs[1]].shape)
-        let d = q[1]
-        out[n.op, default: 0] += (q[0] + 2 * k[0]) * d * d + 2 * q[0] * k[0] * d + q[0] * d * d
-      default:
-        break
+        return (2 * q[0] + 2 * k[0]) * q[1] * q[1] + 2 * q[0] * k[0] * q[1]
+      default: return 0
       }
     }
-    return out
+  }
+
+  /// Multiply-accumulates per inference, by op (for the report).
+  public func macs() -> [Op: Int] {
+    zip(nodes, nodeMACs()).reduce(into: [:]) { $0[$1.0.op, default: 0] += $1.1 }
   }
 }

@@ -237,25 +237,5 @@ public enum Int8Quantizer {
     return 0
   }
 
-  static func nodeMACs(_ g: ImportedGraph) -> [Int] {
-    g.nodes.map { n in
-      let t = g.tensors
-      let y = t[n.outputs[0]].shape.reduce(1, *)
-      switch n.op {
-      case .conv2d:
-        let w = t[n.inputs[1]].shape
-        let depthwise = w[0] == 1 && t[n.outputs[0]].shape[3] == w[3] && w[3] > 1
-        return y * w[1] * w[2] * (depthwise ? 1 : w[3])
-      case .deconv2d:
-        let w = t[n.inputs[1]].shape // [Cout, KH, KW, Cin]: every input element meets Cout*KH*KW weights
-        return t[n.inputs[0]].shape.reduce(1, *) * w[0] * w[1] * w[2]
-      case .linear: return y * t[n.inputs[1]].shape[1]
-      case .matmul: return y * t[n.inputs[0]].shape[1]
-      case .attention:
-        let (qs, ks) = (t[n.inputs[0]].shape, t[n.inputs[1]].shape)
-        return (2 * qs[0] + 2 * ks[0]) * qs[1] * qs[1] + 2 * qs[0] * ks[0] * qs[1]
-      default: return 0
-      }
-    }
-  }
+  static func nodeMACs(_ g: ImportedGraph) -> [Int] { g.nodeMACs() }
 }

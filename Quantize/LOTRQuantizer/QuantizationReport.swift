@@ -98,16 +98,5 @@ public enum QuantizationRun {
     while m >= 10 { m /= 10; e += 1 }
     return fixed(m, 3) + "e" + String(e)
   }
-  static func fixed(_ value: Double, _ digits: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let r = (value * scale).rounded() / scale
-    var text = "\(r)"
-    if let dot = text.firstIndex(of: ".") {
-      let decimals = text.distance(from: dot, to: text.endIndex) - 1
-      if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
-    }
-    return text
-  }
   static func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
 }

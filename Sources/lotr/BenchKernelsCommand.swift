@@ -89,22 +89,6 @@ struct BenchKernelsCommand: ParsableCommand {
   }
 }
 
-func fixed(_ value: Double, _ digits: Int) -> String {
-  var scale = 1.0
-  for _ in 0..<digits { scale *= 10 }
-  let rounded = (value * scale).rounded() / scale
-  var text = "\(rounded)"
-  if let dot = text.firstIndex(of: ".") {
-    let decimals = text.distance(from: dot, to: text.endIndex) - 1
-    if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
-  } else if digits > 0 {
-    text += "." + String(repeating: "0", count: digits)
-  }
-  return text
-}
-
-func fixed(_ value: Float, _ digits: Int) -> String { fixed(Double(value), digits) }
-
 func ms(_ seconds: Double) -> String { fixed(seconds * 1000, 3) }
 
 func pad(_ text: String, _ width: Int) -> String {

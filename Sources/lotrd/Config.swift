@@ -1,3 +1,4 @@
+import LOTR
 import LOTRProtocol
 
 /// lotrd's settings. Sources, later ones winning: built-in defaults, the config file

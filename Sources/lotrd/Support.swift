@@ -85,18 +85,6 @@ final class SystemThread {
   Double(max(0, Int64(bitPattern: end &- start))) / 1e9
 }
 
-/// `v` with `decimals` fixed decimals, for logs and STATUS.
-func fixed(_ v: Double, _ decimals: Int) -> String {
-  guard v.isFinite else { return "nan" }
-  var p = 1.0
-  for _ in 0..<decimals { p *= 10 }
-  let n = Int64((abs(v) * p).rounded())
-  let ip = n / Int64(p), fp = n % Int64(p)
-  var f = String(fp)
-  while f.count < decimals { f = "0" + f }
-  return (v < 0 && n != 0 ? "-" : "") + String(ip) + (decimals > 0 ? "." + f : "")
-}
-
 /// A fixed-size ring of recent samples with percentiles.
 struct Samples {
   private var values: [Double]

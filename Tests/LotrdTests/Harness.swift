@@ -70,7 +70,7 @@ final class Daemon {
        waitForSocket: Bool = true) throws {
     self.socket = socket
     logPath = dir + "/lotrd-\(UUID().uuidString.prefix(8)).log"
-    FileManager.default.createFile(atPath: logPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: logPath, contents: nil)
     process.executableURL = URL(fileURLWithPath: executable ?? Harness.lotrd)
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LOTRD_") && $0.key != "NOTIFY_SOCKET" && !$0.key.hasPrefix("LISTEN_") }
@@ -114,7 +114,7 @@ final class RawClient {
   init(_ path: String) throws {
     var err = [CChar](repeating: 0, count: 256)
     fd = lotr_sys_unix_connect(path, &err, err.count)
-    guard fd >= 0 else { throw NSError(domain: String(cString: err), code: Int(errno)) }
+    guard fd >= 0 else { throw NSError(domain: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), code: Int(errno)) }
   }
 
   func send(_ s: String) { send(Array(s.utf8)) }

@@ -97,6 +97,7 @@ public final class Network: @unchecked Sendable {
         throw NetworkError("node \(n) '\(node.name)' (\(node.op)): \(error.message)")
       }
     }
+    blasThreads = steps.contains(where: \.int8) ? 1 : Int32(self.threads)
   }
 
   // MARK: running
@@ -104,7 +105,7 @@ public final class Network: @unchecked Sendable {
   /// OpenBLAS threads: an int8 model only runs small float matrices (attention over 36-68
   /// tokens) through OpenBLAS, where extra threads cost more than they give and its
   /// workers busy-wait between calls; a float model uses all `threads`.
-  var blasThreads: Int32 { steps.contains(where: \.int8) ? 1 : Int32(threads) }
+  private(set) var blasThreads: Int32 = 1
 
   /// The graph input, f32 or i8 as the model says, laid out [1, H, W, 3].
   public var inputPointer: UnsafeMutableRawPointer { pointer(model.inputTensor) }
