@@ -20,9 +20,11 @@ STD = (0.229, 0.224, 0.225)
 class ModelConfig:
     name: str = "lotr-m"
     backbone: str = "mobilenetv2"      # mobilenetv2 | resnet | tiny
-    width_mult: float = 0.75           # MobileNetV2 width multiplier
+    width_mult: float = 1.0            # MobileNetV2 width multiplier
+    backbone_padding: str = "tf"       # stride-2 padding: "tf" (SAME: bottom/right, as the
+                                       # pretrained weights) | "torch" (1 on every side)
     resnet_depth: int = 50             # 18 | 34 | 50 (backbone == "resnet")
-    input_size: int = 192              # square input, H = W
+    input_size: int = 160              # square input, H = W
     upsample: int = 0                  # number of stride-2 deconvolution stages ("+" variants)
     upsample_channels: int = 256
     d_model: int = 128                 # D
@@ -41,21 +43,24 @@ class ModelConfig:
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "ModelConfig":
         names = {f.name for f in dataclasses.fields(ModelConfig)}
+        d = dict(d)
+        d.setdefault("backbone_padding", "torch")   # configs written before the field existed
         return ModelConfig(**{k: v for k, v in d.items() if k in names})
 
 
 PRESETS: dict[str, ModelConfig] = {
-    # Edge model: MobileNetV2 x0.75 truncated after the last inverted residual
-    # (no 1280-channel conv), 192x192 -> 6x6 tokens.
+    # Edge model: MobileNetV2 x1.0 (ImageNet-pretrained, TF padding) truncated after the
+    # last inverted residual (no 1280-channel conv), 160x160 -> 5x5 tokens.
     "lotr-m": ModelConfig(name="lotr-m"),
-    # Same with one deconvolution upsampling stage: 12x12 tokens.
-    "lotr-m+": ModelConfig(name="lotr-m+", upsample=1, upsample_channels=256),
+    # Same at 192 with one deconvolution upsampling stage: 12x12 tokens.
+    "lotr-m+": ModelConfig(name="lotr-m+", input_size=192, upsample=1, upsample_channels=256),
     # Larger model: ResNet-50 backbone, 256x256 -> 8x8 tokens, D=256.
     "lotr-r": ModelConfig(name="lotr-r", backbone="resnet", resnet_depth=50, input_size=256,
-                          d_model=256, nhead=8, dim_ff=1024),
+                          d_model=256, nhead=8, dim_ff=1024, backbone_padding="torch"),
     # Test/fixture model: 64x64, tiny MobileNetV2-style backbone, D=32, 1+1 layers.
     "lotr-tiny": ModelConfig(name="lotr-tiny", backbone="tiny", input_size=64, d_model=32,
-                             nhead=2, dim_ff=64, enc_layers=1, dec_layers=1, head_hidden=64),
+                             nhead=2, dim_ff=64, enc_layers=1, dec_layers=1, head_hidden=64,
+                             backbone_padding="torch"),
 }
 
 
@@ -78,6 +83,11 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    # ImageNet MobileNetV2 weights (a TFLite file, pretrained.py); "" = from scratch.
+    # Relative paths are from training/.
+    pretrained_backbone: str = ""
+    backbone_lr_mult: float = 1.0      # backbone LR = lr x this
+    freeze_backbone_bn: bool = False   # backbone BN keeps its (folded) statistics
     warmup_epochs: float = 2.0
     loss: str = "smooth_wing"          # l1 | l2 | wing | smooth_wing
     loss_scale: float = 100.0          # coordinates in [0,1] are multiplied by this

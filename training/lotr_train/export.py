@@ -41,6 +41,9 @@ def export_model(model: LOTR, path: str, meta: dict[str, str], opset: int = 17,
                           output_names=["landmarks"], do_constant_folding=True, dynamo=False)
     m = onnx.load(path)
     _inline_identity_initializers(m)
+    if fold_pads(m):
+        while _fold_static_shapes(m):
+            pass
     del m.metadata_props[:]
     for k, v in meta.items():
         e = m.metadata_props.add()
@@ -67,6 +70,140 @@ def _inline_identity_initializers(m) -> None:
             keep.append(n)
     del m.graph.node[:]
     m.graph.node.extend(keep)
+
+
+def _constant_value(m, name):
+    """A tensor computed from constants only (the legacy exporter builds a Pad's pads
+    with ConstantOfShape/Concat/Slice(step -1), which its constant folding skips),
+    evaluated with ONNX's reference evaluator; None if it depends on a graph input."""
+    import onnx
+    from onnx import numpy_helper
+    inits = {t.name: t for t in m.graph.initializer}
+    producer = {o: n for n in m.graph.node for o in n.output}
+    if name in inits:
+        return numpy_helper.to_array(inits[name])
+    nodes, todo, seen = [], [name], set()
+    while todo:
+        t = todo.pop()
+        if t in seen or t in inits or t == "":
+            continue
+        seen.add(t)
+        if t not in producer:
+            return None
+        n = producer[t]
+        nodes.append(n)
+        todo.extend(n.input)
+    from onnx.reference import ReferenceEvaluator
+    order = [n for n in m.graph.node if n in nodes]
+    used_inits = [inits[i] for n in order for i in n.input if i in inits]
+    g = onnx.helper.make_graph(order, "const", [], [onnx.helper.make_tensor_value_info(name, 0, None)],
+                               initializer=used_inits)
+    return ReferenceEvaluator(onnx.helper.make_model(g, opset_imports=m.opset_import)).run(None, {})[0]
+
+
+def fold_pads(m) -> int:
+    """Fold each zero-constant Pad that only pads H and W and feeds only Convs into those
+    Convs' pads ([top, left, bottom, right]), so TF-SAME convolutions (model.SameConv2d)
+    export as one Conv with asymmetric pads. Returns the number of Pads folded."""
+    import onnx
+    from onnx import numpy_helper
+    inits = {t.name: t for t in m.graph.initializer}
+    consts = {n.output[0]: n for n in m.graph.node if n.op_type == "Constant"}
+
+    def value(name):
+        return _constant_value(m, name)
+
+    consumers = collections.defaultdict(list)
+    for n in m.graph.node:
+        for i in n.input:
+            consumers[i].append(n)
+    folded, drop = 0, set()
+    for n in m.graph.node:
+        if n.op_type != "Pad":
+            continue
+        mode = next((a.s for a in n.attribute if a.name == "mode"), b"constant")
+        pads = value(n.input[1]) if len(n.input) > 1 else None
+        cval = value(n.input[2]) if len(n.input) > 2 and n.input[2] else 0
+        users = consumers[n.output[0]]
+        if mode != b"constant" or pads is None or cval is None or float(np.asarray(cval).sum()) != 0.0:
+            continue
+        pads = [int(v) for v in pads]
+        if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
+            continue
+        if not users or any(u.op_type != "Conv" for u in users):
+            continue
+        for u in users:
+            attr = next((a for a in u.attribute if a.name == "pads"), None)
+            old = list(attr.ints) if attr is not None else [0, 0, 0, 0]
+            new = [old[0] + pads[2], old[1] + pads[3], old[2] + pads[6], old[3] + pads[7]]
+            if attr is None:
+                u.attribute.append(onnx.helper.make_attribute("pads", new))
+            else:
+                del attr.ints[:]
+                attr.ints.extend(new)
+            u.input[0] = n.input[0]
+        drop.add(id(n))
+        folded += 1
+    keep = [n for n in m.graph.node if id(n) not in drop]
+    outputs = {o.name for o in m.graph.output}
+    while True:   # drop what only the folded Pads used
+        used = {i for n in keep for i in n.input} | outputs
+        live = [n for n in keep if any(o in used for o in n.output)]
+        if len(live) == len(keep):
+            break
+        keep = live
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
+    live = [t for t in m.graph.initializer if t.name in used]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(live)
+    return folded
+
+
+def _fold_static_shapes(m) -> int:
+    """Once the Pads are folded every shape is static again: replace Shape nodes by
+    constants and give each Reshape its target shape as an initializer (what the
+    exporter's own constant folding does when no Pad hides the shapes)."""
+    import onnx
+    from onnx import numpy_helper
+    inferred = onnx.shape_inference.infer_shapes(m)
+    dims = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        d = [x.dim_value if x.HasField("dim_value") else None for x in vi.type.tensor_type.shape.dim]
+        if all(v is not None for v in d):
+            dims[vi.name] = d
+    nodes, replaced = [], 0
+    for n in m.graph.node:
+        if n.op_type == "Shape" and n.input[0] in dims and not n.attribute:
+            replaced += 1
+            nodes.append(onnx.helper.make_node("Constant", [], [n.output[0]], name=n.name,
+                                               value=numpy_helper.from_array(np.array(dims[n.input[0]], np.int64))))
+        else:
+            nodes.append(n)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    for n in m.graph.node:
+        if n.op_type == "Reshape":
+            shape = _constant_value(m, n.input[1])
+            if shape is not None and n.input[1] not in {t.name for t in m.graph.initializer}:
+                t = numpy_helper.from_array(np.asarray(shape, np.int64), n.output[0] + "_shape")
+                m.graph.initializer.append(t)
+                n.input[1] = t.name
+    outputs = {o.name for o in m.graph.output}
+    keep = list(m.graph.node)
+    while True:
+        used = {i for n in keep for i in n.input} | outputs
+        live = [n for n in keep if any(o in used for o in n.output)]
+        if len(live) == len(keep):
+            break
+        keep = live
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
+    used = {i for n in keep for i in n.input}
+    live = [t for t in m.graph.initializer if t.name in used]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(live)
+    return replaced
 
 
 def check_equal(model: LOTR, path: str, inputs: list[torch.Tensor]) -> float:

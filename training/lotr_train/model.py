@@ -44,24 +44,47 @@ def _make_divisible(v: float, divisor: int = 8) -> int:
     return new_v
 
 
+class SameConv2d(nn.Conv2d):
+    """Conv2d with TensorFlow "SAME" padding: the total pad max((ceil(n/s) - 1) * s + k - n, 0)
+    is split floor/ceil, i.e. the odd pixel goes to the bottom/right (for an even input,
+    k = 3, s = 2: 0 top/left, 1 bottom/right). Same parameters (and state-dict keys) as
+    nn.Conv2d; the ONNX export folds the zero Pad into the Conv's pads (export.fold_pads)."""
+
+    def forward(self, x):
+        def split(n, k, s):
+            total = max((-(-n // s) - 1) * s + k - n, 0)
+            return total // 2, total - total // 2
+        # int(): the export traces one static size, so the pads become constants
+        top, bottom = split(int(x.shape[2]), self.kernel_size[0], self.stride[0])
+        left, right = split(int(x.shape[3]), self.kernel_size[1], self.stride[1])
+        return super().forward(F.pad(x, (left, right, top, bottom)))
+
+
 class ConvBNReLU(nn.Sequential):
-    def __init__(self, cin, cout, k=3, stride=1, groups=1, act=True):
-        layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
-                  nn.BatchNorm2d(cout)]
+    """Conv (no bias) + BN + optional ReLU6. padding "torch": (k-1)/2 on every side;
+    "tf": TensorFlow SAME (differs from "torch" only at stride 2), so that weights trained
+    in TensorFlow compute the same function."""
+
+    def __init__(self, cin, cout, k=3, stride=1, groups=1, act=True, padding="torch"):
+        if padding == "tf" and stride > 1:
+            conv = SameConv2d(cin, cout, k, stride, 0, groups=groups, bias=False)
+        else:
+            conv = nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False)
+        layers = [conv, nn.BatchNorm2d(cout)]
         if act:
             layers.append(nn.ReLU6(inplace=True))
         super().__init__(*layers)
 
 
 class InvertedResidual(nn.Module):
-    def __init__(self, cin, cout, stride, expand):
+    def __init__(self, cin, cout, stride, expand, padding="torch"):
         super().__init__()
         hidden = int(round(cin * expand))
         self.use_res = stride == 1 and cin == cout
         layers = []
         if expand != 1:
             layers.append(ConvBNReLU(cin, hidden, 1))
-        layers += [ConvBNReLU(hidden, hidden, 3, stride, groups=hidden),
+        layers += [ConvBNReLU(hidden, hidden, 3, stride, groups=hidden, padding=padding),
                    ConvBNReLU(hidden, cout, 1, act=False)]
         self.conv = nn.Sequential(*layers)
 
@@ -77,16 +100,18 @@ TINY_SETTINGS = [(1, 8, 1, 1), (4, 16, 2, 2), (4, 24, 2, 2), (4, 32, 1, 2)]
 
 class MobileNetV2(nn.Module):
     """MobileNetV2 truncated after the last inverted residual (no 1280 conv). Stride 32
-    (16 for the tiny settings)."""
+    (16 for the tiny settings). Module layout follows torchvision's (`features.i`), so its
+    convolutions are one to one, in order, with the TFLite graph's CONV_2D /
+    DEPTHWISE_CONV_2D ops (pretrained.load_mobilenet_v2)."""
 
-    def __init__(self, width_mult=1.0, settings=MBV2_SETTINGS, stem=32):
+    def __init__(self, width_mult=1.0, settings=MBV2_SETTINGS, stem=32, padding="torch"):
         super().__init__()
         cin = _make_divisible(stem * width_mult)
-        feats: list[nn.Module] = [ConvBNReLU(3, cin, 3, 2)]
+        feats: list[nn.Module] = [ConvBNReLU(3, cin, 3, 2, padding=padding)]
         for t, c, n, s in settings:
             cout = _make_divisible(c * width_mult)
             for i in range(n):
-                feats.append(InvertedResidual(cin, cout, s if i == 0 else 1, t))
+                feats.append(InvertedResidual(cin, cout, s if i == 0 else 1, t, padding))
                 cin = cout
         self.features = nn.Sequential(*feats)
         self.out_channels = cin
@@ -364,7 +389,7 @@ class LOTR(nn.Module):
         super().__init__()
         self.cfg = cfg
         if cfg.backbone == "mobilenetv2":
-            self.backbone = MobileNetV2(cfg.width_mult)
+            self.backbone = MobileNetV2(cfg.width_mult, padding=cfg.backbone_padding)
             stride = 32
         elif cfg.backbone == "tiny":
             self.backbone = MobileNetV2(1.0, TINY_SETTINGS, stem=8)

@@ -57,14 +57,25 @@ class EMA:
                 v.copy_(msd[k])
 
 
-def param_groups(model, wd):
-    decay, no_decay = [], []
+def param_groups(model, wd, backbone_lr_mult=1.0):
+    """AdamW groups: weight decay except on norms, biases, queries and anchors; the
+    backbone's groups carry lr_mult (a pretrained backbone learns slower than the rest)."""
+    groups = {}
     for n, p in model.named_parameters():
-        if p.ndim <= 1 or n.endswith(("query_embed", "anchor")):
-            no_decay.append(p)
-        else:
-            decay.append(p)
-    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+        nd = p.ndim <= 1 or n.endswith(("query_embed", "anchor"))
+        mult = backbone_lr_mult if n.startswith("backbone.") else 1.0
+        g = groups.setdefault((nd, mult), {"params": [], "weight_decay": 0.0 if nd else wd, "lr_mult": mult})
+        g["params"].append(p)
+    return list(groups.values())
+
+
+def freeze_bn(module) -> None:
+    """Keep every BatchNorm of `module` in eval mode (fixed statistics; the affine weight
+    and bias still train), as DETR does with its pretrained backbone."""
+    import torch.nn as nn
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
 
 
 def lr_at(progress: float, base: float, warm_frac: float) -> float:
@@ -134,9 +145,19 @@ def main(argv=None):
     mcfg = cfg.model_config(n)
     model = build_model(mcfg)
     model.set_mean_shape(torch.from_numpy(mean_shape))
+    pretrained_info = None
+    if cfg.pretrained_backbone and not a.resume:
+        from .pretrained import load_mobilenet_v2
+        src = cfg.pretrained_backbone
+        src = src if os.path.isabs(src) else os.path.join(base_dir, src)
+        if mcfg.backbone != "mobilenetv2" or mcfg.backbone_padding != "tf":
+            raise SystemExit("pretrained_backbone needs backbone mobilenetv2 with backbone_padding \"tf\"")
+        pretrained_info = load_mobilenet_v2(model.backbone, src)
+        pretrained_info["file"] = os.path.basename(src)
+        print(f"backbone: ImageNet weights from {src} ({pretrained_info})", flush=True)
     mf = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     model = model.to(device, memory_format=mf)
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.backbone_lr_mult), lr=cfg.lr)
     ema = EMA(model, cfg.ema_decay)
     crit = LandmarkLoss(cfg.loss, cfg.loss_scale, cfg.wing_w, cfg.wing_eps, cfg.wing_t)
     aug = D.AugConfig(cfg.aug_scale, cfg.aug_translate, cfg.aug_rotate, cfg.aug_flip, cfg.aug_color,
@@ -153,6 +174,7 @@ def main(argv=None):
         ema.model.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["optimizer"])
         start_epoch, step, elapsed, best = ck["epoch"] + 1, ck["step"], ck["elapsed"], ck["best"]
+        pretrained_info = ck.get("pretrained")
         rng = np.random.default_rng(cfg.seed + 1000 * start_epoch)
         torch.manual_seed(cfg.seed + 1000 * start_epoch)
         print(f"resumed from {a.resume} at epoch {start_epoch}", flush=True)
@@ -170,6 +192,7 @@ def main(argv=None):
             "mirror_perm": perm, "mean_shape": mean_shape.tolist(), "crop_k": cfg.crop_k,
             "crop_rule": dict(CROP_RULE, k=cfg.crop_k), "mean": MEAN, "std": STD,
             "data": data_path, "num_train": len(train_ds), "num_val": len(val_ds),
+            "pretrained": pretrained_info,
         }, path + ".tmp")
         os.replace(path + ".tmp", path)
 
@@ -177,6 +200,8 @@ def main(argv=None):
     epoch = start_epoch
     while epoch < cfg.epochs and progress < 1.0:
         model.train()
+        if cfg.freeze_backbone_bn:
+            freeze_bn(model.backbone)
         te = time.time()
         order = rng.permutation(len(train_ds))
         it = range(steps_per_epoch)
@@ -191,7 +216,7 @@ def main(argv=None):
             progress = max(step / total_steps, (elapsed + time.time() - te) / budget_s if budget_s else 0)
             lr = lr_at(progress, cfg.lr, warm_frac)
             for g in opt.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr * g.get("lr_mult", 1.0)
             outs = model(x, return_aux=True)
             if not cfg.aux_loss:
                 outs = outs[-1:]

@@ -21,3 +21,15 @@ def data_dir():
 def samples(data_dir):
     from lotr_train import data as D
     return D.read_300w_csv(data_dir)
+
+
+PRETRAINED = os.path.join(os.path.dirname(DATA), "..", "pretrained")
+
+
+@pytest.fixture(scope="session")
+def mobilenet_tflite():
+    path = os.path.normpath(os.path.join(PRETRAINED, "mobilenet_v2_1.0_224_ptq.tflite"))
+    if not os.path.isfile(path):
+        pytest.skip("pretrained MobileNetV2 (shared/pretrained) not available")
+    pytest.importorskip("tflite")
+    return path
