@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <mosquitto.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,11 @@
 
 struct lotr_mqtt {
   struct mosquitto *mosq;
+  char *host;
+  int port, keepalive_s;
+  pthread_t thread;
+  atomic_int stopping;
+  atomic_int connecting;   /* the thread is in a (blocking) connect or waiting to retry one */
   lotr_mqtt_event_fn on_event;
   void *context;
   char *status_topic, *birth_payload;
@@ -34,13 +40,13 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc) {
                           true) == MOSQ_ERR_SUCCESS)
       atomic_fetch_add(&m->unwritten, 1);
   }
-  if (m->on_event) m->on_event(m->context, LOTR_MQTT_CONNECTED, rc);
+  if (m->on_event) m->on_event(m->context, LOTR_MQTT_CONNECTED, rc, mosquitto_connack_string(rc));
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc) {
   (void)mosq;
   lotr_mqtt *m = obj;
-  if (m->on_event) m->on_event(m->context, LOTR_MQTT_DISCONNECTED, rc);
+  if (m->on_event) m->on_event(m->context, LOTR_MQTT_DISCONNECTED, rc, mosquitto_strerror(rc));
 }
 
 static void on_publish(struct mosquitto *mosq, void *obj, int mid) {
@@ -50,6 +56,36 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid) {
   /* QoS 0: written to the socket; QoS 1: PUBACK received. QoS 1 messages queued before
    * a reconnect are resent and acknowledged after the reset: readers clamp at zero. */
   atomic_fetch_sub(&m->unwritten, 1);
+}
+
+/* libmosquitto's loop_forever reconnects by itself once a connection has existed, but
+ * not after a first attempt that failed at once (refused, no DNS yet at boot), and it
+ * returns on some errors (e.g. name resolution). So this thread owns the retries: connect
+ * (blocking, on this thread only), loop until the connection is given up, wait 1 s
+ * doubling to 30 s, again, until lotr_mqtt_stop. */
+static void *network_main(void *arg) {
+  lotr_mqtt *m = arg;
+  int delay_s = 1, ever_connected = 0;
+  while (!atomic_load(&m->stopping)) {
+    atomic_store(&m->connecting, 1);
+    int rc = ever_connected ? mosquitto_reconnect(m->mosq) : mosquitto_connect(m->mosq, m->host, m->port, m->keepalive_s);
+    atomic_store(&m->connecting, 0);
+    if (rc == MOSQ_ERR_SUCCESS) {
+      ever_connected = 1;
+      delay_s = 1;
+      mosquitto_loop_forever(m->mosq, 1000, 1); /* returns after lotr_mqtt_stop's disconnect, or gives up */
+      continue;
+    }
+    if (m->on_event) m->on_event(m->context, LOTR_MQTT_CONNECT_FAILED, rc, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+    atomic_store(&m->connecting, 1);
+    for (int waited = 0; waited < delay_s * 10 && !atomic_load(&m->stopping); waited++) {
+      struct timespec ts = {0, 100 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+    atomic_store(&m->connecting, 0);
+    delay_s = delay_s * 2 > 30 ? 30 : delay_s * 2;
+  }
+  return NULL;
 }
 
 static void set_err(char *err, size_t errlen, const char *what, int rc) {
@@ -68,6 +104,9 @@ lotr_mqtt *lotr_mqtt_start(const lotr_mqtt_options *o, lotr_mqtt_event_fn on_eve
   if (!m) { snprintf(err, errlen, "out of memory"); return NULL; }
   m->on_event = on_event;
   m->context = context;
+  m->host = strdup(o->host);
+  m->port = o->port;
+  m->keepalive_s = o->keepalive_s > 0 ? o->keepalive_s : 30;
   m->status_topic = strdup(o->status_topic);
   m->birth_payload = strdup(o->birth_payload);
   m->status_qos = o->status_qos;
@@ -76,6 +115,7 @@ lotr_mqtt *lotr_mqtt_start(const lotr_mqtt_options *o, lotr_mqtt_event_fn on_eve
   m->mosq = mosquitto_new(is_set(o->client_id) ? o->client_id : NULL, true, m);
   if (!m->mosq) { set_err(err, errlen, "mosquitto_new", MOSQ_ERR_ERRNO); goto fail; }
   mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_threaded_set(m->mosq, true); /* our network_main thread; publishes only queue */
   mosquitto_reconnect_delay_set(m->mosq, 1, 30, true);
   if ((rc = mosquitto_will_set(m->mosq, o->status_topic, (int)strlen(o->will_payload), o->will_payload, o->status_qos,
                                true)) != MOSQ_ERR_SUCCESS) {
@@ -104,13 +144,14 @@ lotr_mqtt *lotr_mqtt_start(const lotr_mqtt_options *o, lotr_mqtt_event_fn on_eve
   mosquitto_connect_callback_set(m->mosq, on_connect);
   mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
   mosquitto_publish_callback_set(m->mosq, on_publish);
-  /* A refused or unresolvable first attempt is retried by the loop thread. */
-  rc = mosquitto_connect_async(m->mosq, o->host, o->port, o->keepalive_s > 0 ? o->keepalive_s : 30);
-  if (rc == MOSQ_ERR_INVAL) { set_err(err, errlen, "connect", rc); goto fail; }
-  if ((rc = mosquitto_loop_start(m->mosq)) != MOSQ_ERR_SUCCESS) { set_err(err, errlen, "loop_start", rc); goto fail; }
+  if ((rc = pthread_create(&m->thread, NULL, network_main, m)) != 0) {
+    snprintf(err, errlen, "thread: %s", strerror(rc));
+    goto fail;
+  }
   return m;
 fail:
   if (m->mosq) mosquitto_destroy(m->mosq);
+  free(m->host);
   free(m->status_topic);
   free(m->birth_payload);
   free(m);
@@ -148,17 +189,24 @@ void lotr_mqtt_stop(lotr_mqtt *m, const char *final_payload, int wait_ms) {
       nanosleep(&ts, NULL);
     }
   }
+  atomic_store(&m->stopping, 1);
   mosquitto_disconnect(m->mosq);
-  mosquitto_loop_stop(m->mosq, false);
+  if (atomic_load(&m->connecting)) {
+    /* A blocking connect to an unreachable broker may take minutes: the process is
+     * about to exit, so leave the thread (and the client it uses) behind. */
+    pthread_detach(m->thread);
+    return;
+  }
+  pthread_join(m->thread, NULL);
   mosquitto_destroy(m->mosq);
+  free(m->host);
   free(m->status_topic);
   free(m->birth_payload);
   free(m);
   if (--library_users == 0) mosquitto_lib_cleanup();
 }
 
-const char *lotr_mqtt_strerror(int code, int connack) {
-  if (connack) return mosquitto_connack_string(code);
+const char *lotr_mqtt_strerror(int code) {
   if (code == -MOSQ_ERR_ERRNO) return strerror(errno);
   return mosquitto_strerror(code < 0 ? -code : code);
 }

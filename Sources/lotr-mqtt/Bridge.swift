@@ -21,7 +21,6 @@ final class Bridge {
   private var droppedBacklog: UInt64 = 0    // more than max-unwritten waiting for the broker
   private var lotrdConnects = 0
   private var lotrdConnected = false
-  private var lastStats: StatsMessage?
 
   init(settings: Settings, broker: Broker, signals: Int32) {
     self.settings = settings
@@ -45,10 +44,10 @@ final class Bridge {
         if text != lastError { log("lotrd \(settings.socket): \(text); retrying"); lastError = text }
         let until = now() + retryDelay
         while now() < until, !stopRequested() {
-          if now() >= nextStats { publishStats(); nextStats += settings.statsInterval }
+          if now() >= nextStats { publishStats(nil); nextStats += settings.statsInterval }
           lotr_sys_sleep_ns(50_000_000)
         }
-        retryDelay = min(retryDelay * 2, 5)
+        retryDelay = min(retryDelay * 2, 2) // a local socket: cheap to try
         continue
       }
       log("connected to lotrd \(settings.socket) (\(client.version.release), model \(client.version.model?.name ?? "?"))")
@@ -58,11 +57,10 @@ final class Bridge {
       lotrdConnected = true
       stream(client, nextStats: &nextStats)
       lotrdConnected = false
-      lastStats = nil
       client.close()
       if !stopRequested() {
         log("lotrd \(settings.socket) went away; reconnecting")
-        publishStats() // tell the subscribers at once
+        publishStats(nil) // tell the subscribers at once
       }
     }
   }
@@ -70,11 +68,9 @@ final class Bridge {
   private func stream(_ client: LOTRClient, nextStats: inout Double) {
     do {
       try client.send(.watch(WatchSettings(enable: true, format: .json, rate: settings.rate, pose: true)))
-      if settings.statsInterval > 0 { try client.send(.stats) }
       while !stopRequested() {
         if now() >= nextStats {
-          publishStats()
-          try client.send(.stats) // its reply refreshes lastStats for the next round
+          try client.send(.stats) // published with the reply
           nextStats = max(nextStats + settings.statsInterval, now())
         }
         let timeout = max(0.001, min(0.25, nextStats - now()))
@@ -104,7 +100,7 @@ final class Bridge {
     case .devices(let list):
       list.forEach(publishDevice)
     case .stats(let s):
-      lastStats = s
+      publishStats(s)
     case .dropped(let count, _):
       droppedByLotrd += count
     case .error(let text):
@@ -121,13 +117,13 @@ final class Bridge {
     broker.publish(topics.device, line, qos: 1, retain: true)
   }
 
-  /// {"class":"STATS","lotrd":<lotrd's last STATS or null>,"bridge":{...}}, retained.
-  private func publishStats() {
+  /// {"class":"STATS","lotrd":<lotrd's STATS reply, null while unreachable>,"bridge":{...}}, retained.
+  private func publishStats(_ lotrdStats: StatsMessage?) {
     var w = JSONWriter()
     w.beginObject()
     w.key("class"); w.string("STATS")
     w.key("lotrd")
-    if let s = lastStats { Message.stats(s).writeJSON(&w) } else { w.null() }
+    if let s = lotrdStats { Message.stats(s).writeJSON(&w) } else { w.null() }
     w.key("bridge"); w.beginObject()
     w.key("lotrd_connected"); w.bool(lotrdConnected)
     w.key("broker_connected"); w.bool(broker.connected)

@@ -27,26 +27,36 @@ final class Broker {
       o.username = c[2]; o.password = password == nil ? nil : c[3]
       o.tls_ca_file = c[4]; o.tls_ca_dir = c[5]; o.tls_cert_file = c[6]; o.tls_key_file = c[7]
       o.status_topic = c[8]; o.will_payload = c[9]; o.birth_payload = c[10]; o.status_qos = 1
-      return lotr_mqtt_start(&o, { context, event, code in
-        Unmanaged<Broker>.fromOpaque(context!).takeUnretainedValue().report(event: event, code: code)
+      return lotr_mqtt_start(&o, { context, event, code, message in
+        Unmanaged<Broker>.fromOpaque(context!).takeUnretainedValue().report(event: event, code: code,
+                                                                            message: String(cString: message!))
       }, Unmanaged.passUnretained(self).toOpaque(), &err, err.count)
     }
     guard let started else { throw SettingsError(String(cString: err)) }
     client = started
   }
 
+  private var lastFailure = "" // network thread only: each distinct failure is logged once
+
   /// Called on the network thread.
-  private func report(event: Int32, code: Int32) {
+  private func report(event: Int32, code: Int32, message: String) {
+    let event = Int(event)
     lotr_sys_monitor_lock(lock)
     let was = isConnected
     if event == LOTR_MQTT_CONNECTED && code == 0 { isConnected = true; connects += 1 }
     if event == LOTR_MQTT_DISCONNECTED { isConnected = false }
     lotr_sys_monitor_unlock(lock)
-    if event == LOTR_MQTT_CONNECTED {
-      if code == 0 { log("connected to the broker at \(endpoint)") }
-      else { log("broker \(endpoint) refused the connection: \(String(cString: lotr_mqtt_strerror(code, 1)))") }
-    } else if was {
-      log("lost the broker at \(endpoint) (\(String(cString: lotr_mqtt_strerror(code, 0)))); reconnecting")
+    switch event {
+    case LOTR_MQTT_CONNECTED where code == 0:
+      log("connected to the broker at \(endpoint)")
+      lastFailure = ""
+    case LOTR_MQTT_DISCONNECTED where was:
+      log("lost the broker at \(endpoint) (\(message)); reconnecting")
+    case LOTR_MQTT_CONNECTED, LOTR_MQTT_CONNECT_FAILED:
+      let text = event == LOTR_MQTT_CONNECTED ? "refused the connection: \(message)" : "unreachable: \(message)"
+      if text != lastFailure { log("broker \(endpoint) \(text); retrying"); lastFailure = text }
+    default:
+      break
     }
   }
 
