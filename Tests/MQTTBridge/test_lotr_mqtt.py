@@ -155,10 +155,10 @@ class BridgeScenario(unittest.TestCase):
     def setUpClass(cls):
         for tool in ("mosquitto", "mosquitto_sub"):
             if subprocess.run(["sh", "-c", "command -v " + tool], capture_output=True).returncode:
-                raise unittest.SkipTest(tool + " is not installed (scripts/setup.sh system)")
+                raise RuntimeError(tool + " is not installed (scripts/setup.sh system installs it)")
         for b in ("lotrd", "lotr-mqtt"):
             if not os.access(os.path.join(BIN, b), os.X_OK):
-                raise unittest.SkipTest("%s/%s is not built" % (BIN, b))
+                raise RuntimeError("%s/%s is not built (swift build --product %s)" % (BIN, b, b))
         cls.rig = Rig()
         cls.sub = None
 
