@@ -17,7 +17,6 @@ struct lotr_mqtt {
   int port, keepalive_s;
   pthread_t thread;
   atomic_int stopping;
-  atomic_int connecting;   /* the thread is in a (blocking) connect or waiting to retry one */
   lotr_mqtt_event_fn on_event;
   void *context;
   char *status_topic, *birth_payload;
@@ -67,9 +66,7 @@ static void *network_main(void *arg) {
   lotr_mqtt *m = arg;
   int delay_s = 1, ever_connected = 0;
   while (!atomic_load(&m->stopping)) {
-    atomic_store(&m->connecting, 1);
     int rc = ever_connected ? mosquitto_reconnect(m->mosq) : mosquitto_connect(m->mosq, m->host, m->port, m->keepalive_s);
-    atomic_store(&m->connecting, 0);
     if (rc == MOSQ_ERR_SUCCESS) {
       ever_connected = 1;
       delay_s = 1;
@@ -77,12 +74,10 @@ static void *network_main(void *arg) {
       continue;
     }
     if (m->on_event) m->on_event(m->context, LOTR_MQTT_CONNECT_FAILED, rc, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-    atomic_store(&m->connecting, 1);
     for (int waited = 0; waited < delay_s * 10 && !atomic_load(&m->stopping); waited++) {
       struct timespec ts = {0, 100 * 1000 * 1000};
       nanosleep(&ts, NULL);
     }
-    atomic_store(&m->connecting, 0);
     delay_s = delay_s * 2 > 30 ? 30 : delay_s * 2;
   }
   return NULL;
@@ -191,13 +186,16 @@ void lotr_mqtt_stop(lotr_mqtt *m, const char *final_payload, int wait_ms) {
   }
   atomic_store(&m->stopping, 1);
   mosquitto_disconnect(m->mosq);
-  if (atomic_load(&m->connecting)) {
-    /* A blocking connect to an unreachable broker may take minutes: the process is
-     * about to exit, so leave the thread (and the client it uses) behind. */
+  /* A blocking connect to an unreachable broker may take minutes, and a reconnect that
+   * raced with the disconnect above runs on: the process is about to exit, so after a
+   * while leave the thread (and the client it uses) behind. */
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 2;
+  if (pthread_timedjoin_np(m->thread, NULL, &deadline) != 0) {
     pthread_detach(m->thread);
     return;
   }
-  pthread_join(m->thread, NULL);
   mosquitto_destroy(m->mosq);
   free(m->host);
   free(m->status_topic);

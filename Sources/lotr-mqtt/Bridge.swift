@@ -21,6 +21,8 @@ final class Bridge {
   private var droppedBacklog: UInt64 = 0    // more than max-unwritten waiting for the broker
   private var lotrdConnects = 0
   private var lotrdConnected = false
+  private var lastDevice: DeviceMessage?
+  private var brokerConnectsSeen = 0
 
   init(settings: Settings, broker: Broker, signals: Int32) {
     self.settings = settings
@@ -73,6 +75,11 @@ final class Bridge {
           try client.send(.stats) // published with the reply
           nextStats = max(nextStats + settings.statsInterval, now())
         }
+        if broker.connectCount != brokerConnectsSeen, broker.connected {
+          // A new broker connection (a restarted broker may have lost the retained state).
+          brokerConnectsSeen = broker.connectCount
+          if let d = lastDevice { publishDevice(d) }
+        }
         let timeout = max(0.001, min(0.25, nextStats - now()))
         let asked = now()
         guard let message = try client.next(timeout: timeout) else {
@@ -112,6 +119,7 @@ final class Bridge {
 
   /// The device's state, retained so a new subscriber sees it; `event` set on a change.
   private func publishDevice(_ d: DeviceMessage) {
+    lastDevice = d
     var line = Message.device(d).jsonLine()
     line.removeLast()
     broker.publish(topics.device, line, qos: 1, retain: true)

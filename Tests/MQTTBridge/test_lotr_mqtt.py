@@ -242,6 +242,7 @@ class BridgeScenario(unittest.TestCase):
         type(self).sub = Subscriber(rig.broker.port)
         self.landmarks_after(10, timeout=40)
         self.assertEqual(retained(rig.broker.port, "status"), "online")
+        self.assertEqual(json.loads(retained(rig.broker.port, "device"))["state"], "open", "device state not republished")
         wait_until(lambda: self.sub.on("stats"), 5, "STATS after the restart")
         stats = json.loads(self.sub.on("stats")[-1][1])
         self.assertGreaterEqual(stats["bridge"]["broker_connects"], 2)
