@@ -144,7 +144,7 @@ final class Bridge {
     w.key("backlog"); w.int(droppedBacklog)
     w.endObject()
     w.key("unwritten"); w.int(broker.unwritten)
-    w.key("rss_kb"); w.int(lotr_sys_peak_rss_kb())
+    w.key("rss_kb"); w.int(peakRSSKB())
     w.key("cpu_s"); w.float(lotr_sys_cpu_seconds(), decimals: 3)
     w.key("uptime_s"); w.float(now() - Double(started) / 1e9, decimals: 3)
     w.endObject()
@@ -161,6 +161,20 @@ final class Bridge {
     }
     return stopping
   }
+}
+
+/// This process's peak resident set (VmHWM). Not getrusage's ru_maxrss: that one keeps
+/// the peak of the process that forked us across exec (a big parent inflates it).
+private func peakRSSKB() -> Int {
+  if let f = fopen("/proc/self/status", "r") {
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), f) != nil {
+      let text = String(cString: line)
+      if text.hasPrefix("VmHWM:") { return Int(text.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "") ?? 0 }
+    }
+  }
+  return lotr_sys_peak_rss_kb()
 }
 
 /// Seconds on CLOCK_MONOTONIC.

@@ -216,6 +216,7 @@ class BridgeScenario(unittest.TestCase):
         stats = json.loads(self.sub.on("stats")[-1][1])
         self.assertTrue(stats["bridge"]["lotrd_connected"] and stats["bridge"]["broker_connected"])
         self.assertGreater(stats["bridge"]["landmarks_published"], 0)
+        self.assertTrue(1000 < stats["bridge"]["rss_kb"] < 200000, stats["bridge"])
         self.assertGreaterEqual(stats["lotrd"]["watchers"], 1)
 
     def test_2_survives_a_lotrd_restart(self):
@@ -290,6 +291,19 @@ def measure(seconds):
         rig.start_lotrd(fps=30)
         rig.start_bridge()
         sub = Subscriber(rig.broker.port)
+        # A direct client of lotrd: when it reads a result vs when the subscriber does is
+        # what the bridge and the broker add.
+        direct_seen = {}
+        direct = socket.socket(socket.AF_UNIX)
+        direct.connect(rig.socket)
+        direct.sendall(b'?WATCH={"enable":true};\n')
+
+        def read_direct():
+            for line in direct.makefile("rb"):
+                msg = json.loads(line)
+                if msg["class"] == "LANDMARKS":
+                    direct_seen[msg["seq"]] = time.time_ns()
+        threading.Thread(target=read_direct, daemon=True).start()
         wait_until(lambda: len(sub.landmarks()) >= 30, 30, "the stream")  # warmed up
         n0, t0 = len(sub.landmarks()), time.monotonic()
         cpu0, _, _ = proc_cpu_rss(rig.bridge.pid)
@@ -303,11 +317,15 @@ def measure(seconds):
               % (len(window) / elapsed, elapsed, len(window), sum(len(json.dumps(m)) for _, m in window) // max(1, len(window))))
         print("frame timestamp (wall_ns) -> subscriber: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms"
               % (percentile(latency_ms, 0.5), percentile(latency_ms, 0.9), percentile(latency_ms, 0.99), max(latency_ms)))
+        hop_ms = [(t - direct_seen[m["seq"]]) / 1e6 for t, m in window if m["seq"] in direct_seen]
+        print("  added by bridge + broker (direct client's read -> subscriber's, same seq, %d pairs): p50 %.2f ms, p99 %.2f ms"
+              % (len(hop_ms), percentile(hop_ms, 0.5), percentile(hop_ms, 0.99)))
         print("  lotrd's own frame -> socket total: p50 %.2f ms, p99 %.2f ms; lotrd fps %.2f"
               % (stats["lotrd"]["latency_ms"]["total"]["p50"], stats["lotrd"]["latency_ms"]["total"]["p99"], stats["lotrd"]["fps"]))
         print("bridge: CPU %.2f %% of one core, RSS %d KiB (peak %d KiB)" % (100 * (cpu1 - cpu0) / elapsed, rss, hwm))
         print("bridge counters:", json.dumps(stats["bridge"]))
         sub.close()
+        direct.close()
     finally:
         rig.close()
 
