@@ -11,6 +11,7 @@ docs/MQTT.md instead (messages/s, frame-to-subscriber latency, the bridge's CPU 
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -148,6 +149,7 @@ class Rig:
                 p.kill()
                 p.wait(5)
         self.broker.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class BridgeScenario(unittest.TestCase):
@@ -274,6 +276,7 @@ class DeployUnit(unittest.TestCase):
         if subprocess.run(["sh", "-c", "command -v systemd-analyze"], capture_output=True).returncode:
             self.skipTest("systemd-analyze is not installed")
         d = tempfile.mkdtemp(prefix="lotr-mqtt-unit-")
+        self.addCleanup(shutil.rmtree, d, True)
         os.makedirs(os.path.join(d, "bin"))
         for b in ("lotr-mqtt", "lotrd"):
             os.symlink(os.path.join(BIN, b), os.path.join(d, "bin", b))
