@@ -10,6 +10,7 @@ let package = Package(
     .executable(name: "lotr", targets: ["lotr"]),
     .library(name: "LOTR", targets: ["LOTR"]),
     .executable(name: "lotrd", targets: ["lotrd"]),
+    .executable(name: "lotr-mqtt", targets: ["lotr-mqtt"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -73,6 +74,11 @@ let package = Package(
     .executableTarget(name: "lotrd", dependencies: ["LOTR", "LOTRCapture", "LOTRVision", "LOTRProtocol", "CLOTRSystem"],
                       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(name: "LOTRProtocolTests", dependencies: ["LOTRProtocol"]),
+    // lotr-mqtt (issue 17): lotrd's stream to an MQTT broker through libmosquitto (CMosquitto shim).
+    .target(name: "CMosquitto", cSettings: [.unsafeFlags(["-O2", "-std=gnu11", "-Wall", "-Wextra"])],
+            linkerSettings: [.linkedLibrary("mosquitto")]),
+    .executableTarget(name: "lotr-mqtt", dependencies: ["LOTRClient", "CLOTRSystem", "CMosquitto"],
+                      swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(name: "LotrdTests", dependencies: ["lotrd", "LOTR", "LOTRProtocol", "LOTRClient", "CLOTRSystem"]),
 
     // Face detection (OpenCV cascade XML, evaluated in C), tracking, smoothing (issue 6).

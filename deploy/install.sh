@@ -1,15 +1,16 @@
 #!/bin/sh
-# Installs lotrd, lotr and the systemd integration.
+# Installs lotrd, lotr, lotr-mqtt and the systemd integration.
 #
 #   deploy/install.sh                       # into /usr/local, then activates (as root)
 #   PREFIX=/usr deploy/install.sh
 #   DESTDIR=/tmp/stage deploy/install.sh    # staged (packaging): nothing is activated
 #
 # Builds the release binaries first unless LOTR_BIN_DIR points at built ones.
-# Layout: $PREFIX/bin/{lotrd,lotr}, $PREFIX/share/lotr/{models,clients/python},
-# $PREFIX/share/doc/lotr/PROTOCOL.md, $PREFIX/lib/systemd/system/lotrd@.{service,socket},
+# Layout: $PREFIX/bin/{lotrd,lotr,lotr-mqtt}, $PREFIX/share/lotr/{models,clients/python},
+# $PREFIX/share/doc/lotr/{PROTOCOL,MQTT}.md, $PREFIX/lib/systemd/system/lotrd@.{service,socket},
+# $PREFIX/lib/systemd/system/lotr-mqtt@.service,
 # $PREFIX/lib/sysusers.d/lotrd.conf, $PREFIX/lib/tmpfiles.d/lotrd.conf,
-# /etc/udev/rules.d/70-lotrd.rules (commented), /etc/default/lotrd (kept if present).
+# /etc/udev/rules.d/70-lotrd.rules (commented), /etc/default/{lotrd,lotr-mqtt} (kept if present).
 set -eu
 PREFIX=${PREFIX:-/usr/local}
 DESTDIR=${DESTDIR:-}
@@ -22,10 +23,11 @@ case "$PREFIX" in /*) ;; *) echo "install.sh: PREFIX must be absolute: $PREFIX" 
 
 bin=${LOTR_BIN_DIR:-}
 if [ -z "$bin" ]; then
-  (cd "$repo" && swift build -c release --product lotrd && swift build -c release --product lotr)
+  (cd "$repo" && swift build -c release --product lotrd && swift build -c release --product lotr &&
+    swift build -c release --product lotr-mqtt)
   bin=$repo/.build/release
 fi
-for b in lotrd lotr; do
+for b in lotrd lotr lotr-mqtt; do
   [ -x "$bin/$b" ] || { echo "install.sh: $bin/$b is missing (build first or set LOTR_BIN_DIR)" >&2; exit 1; }
 done
 
@@ -41,23 +43,28 @@ put() { # put MODE SRC DEST [subst]
 echo "installing into ${DESTDIR}${PREFIX} (DESTDIR='${DESTDIR}')"
 put 0755 "$bin/lotrd" "$PREFIX/bin/lotrd"
 put 0755 "$bin/lotr" "$PREFIX/bin/lotr"
+put 0755 "$bin/lotr-mqtt" "$PREFIX/bin/lotr-mqtt"
 for m in "$repo"/models/*.lotr; do
   [ -e "$m" ] && put 0644 "$m" "$PREFIX/share/lotr/models/$(basename "$m")"
 done
 put 0644 "$repo/clients/python/lotr_client.py" "$PREFIX/share/lotr/clients/python/lotr_client.py"
 put 0755 "$repo/clients/python/examples/blink_and_pose.py" "$PREFIX/share/lotr/clients/python/examples/blink_and_pose.py"
 put 0644 "$repo/docs/PROTOCOL.md" "$PREFIX/share/doc/lotr/PROTOCOL.md"
+put 0644 "$repo/docs/MQTT.md" "$PREFIX/share/doc/lotr/MQTT.md"
 put 0644 "$here/lotrd@.service" "$UNITDIR/lotrd@.service" subst
 put 0644 "$here/lotrd@.socket" "$UNITDIR/lotrd@.socket" subst
+put 0644 "$here/lotr-mqtt@.service" "$UNITDIR/lotr-mqtt@.service" subst
 put 0644 "$here/lotrd.sysusers.conf" "$PREFIX/lib/sysusers.d/lotrd.conf"
 put 0644 "$here/lotrd.tmpfiles.conf" "$PREFIX/lib/tmpfiles.d/lotrd.conf"
 put 0644 "$here/70-lotrd.rules" "$SYSCONFDIR/udev/rules.d/70-lotrd.rules"
-if [ -e "$DESTDIR$SYSCONFDIR/default/lotrd" ]; then
-  echo "  $SYSCONFDIR/default/lotrd kept (new defaults in $SYSCONFDIR/default/lotrd.new)"
-  put 0644 "$here/lotrd.default" "$SYSCONFDIR/default/lotrd.new" subst
-else
-  put 0644 "$here/lotrd.default" "$SYSCONFDIR/default/lotrd" subst
-fi
+for d in lotrd lotr-mqtt; do
+  if [ -e "$DESTDIR$SYSCONFDIR/default/$d" ]; then
+    echo "  $SYSCONFDIR/default/$d kept (new defaults in $SYSCONFDIR/default/$d.new)"
+    put 0644 "$here/$d.default" "$SYSCONFDIR/default/$d.new" subst
+  else
+    put 0644 "$here/$d.default" "$SYSCONFDIR/default/$d" subst
+  fi
+done
 
 if [ -z "$DESTDIR" ] && [ "$(id -u)" = 0 ] && [ -d /run/systemd/system ]; then
   systemd-sysusers "$PREFIX/lib/sysusers.d/lotrd.conf"
@@ -66,6 +73,8 @@ if [ -z "$DESTDIR" ] && [ "$(id -u)" = 0 ] && [ -d /run/systemd/system ]; then
   udevadm control --reload 2>/dev/null || true
   echo "done. Start a camera's socket:  systemctl enable --now lotrd@video0.socket"
   echo "      then watch:                lotr watch --socket /run/lotrd/video0.sock -n 30"
+  echo "      to an MQTT broker:         set LOTR_MQTT_BROKER in $SYSCONFDIR/default/lotr-mqtt, then"
+  echo "                                 systemctl enable --now lotr-mqtt@video0"
 else
   echo "done (not activated: DESTDIR set, not root, or no systemd running)."
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, each part's result summarised at the end:
 #   swift test (kernels on ref + the native optimized path, runtime), the kernel suites
-#   under ASan/UBSan and under qemu for each ARM path, and training/'s pytest.
+#   under ASan/UBSan and under qemu for each ARM path, training/'s pytest, and lotr-mqtt
+#   against a real broker.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
@@ -20,6 +21,7 @@ step "swift test" swift test
 step "kernels: sanitizers + qemu" scripts/test-kernels-native.sh all
 step "training: pytest" .venv/bin/python -m pytest -q training/tests
 step "v4l2: vivid in a VM" scripts/test-v4l2-vm.sh
+step "lotr-mqtt: real mosquitto broker" sh -c 'swift build --product lotrd >/dev/null && swift build --product lotr-mqtt >/dev/null && LOTR_BIN=$(swift build --show-bin-path) python3 -m unittest Tests/MQTTBridge/test_lotr_mqtt.py'
 step "lotrd: python client + golden check" sh -c 'python3 -m unittest -q clients/python/test_lotr_client.py && python3 Tests/Fixtures/lotrd/check_golden.py'
 
 echo "=================== summary"

@@ -14,6 +14,8 @@ SYSTEM_PACKAGES=(
   opencv-data              # Haar/LBP face cascades (/usr/share/opencv4) for LOTRVision
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
   qemu-user                # ARM kernel tests: qemu-aarch64 / qemu-arm
+  libmosquitto-dev         # lotr-mqtt's MQTT client library
+  mosquitto mosquitto-clients  # lotr-mqtt's tests: a private broker on a loopback port, mosquitto_sub
 )
 
 system() {
@@ -28,6 +30,11 @@ system() {
     [[ $(id -u) -ne 0 ]] && sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The package enables a system broker on port 1883; the tests start their own on a
+    # free loopback port, so one that we just installed is switched off again.
+    if [[ " ${missing[*]} " == *" mosquitto "* && -d /run/systemd/system ]]; then
+      $sudo systemctl disable --now mosquitto.service >/dev/null 2>&1 || true
+    fi
   fi
   if ! command -v swift >/dev/null; then
     if [[ -x /opt/swift/usr/bin/swift ]]; then
