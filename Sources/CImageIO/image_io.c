@@ -25,127 +25,98 @@ static void jpeg_error_exit(j_common_ptr info) {
 
 static void jpeg_quiet(j_common_ptr info) { (void)info; }
 
-static uint8_t* decode_jpeg(const uint8_t* data, size_t size, uint32_t* width, uint32_t* height, char* error) {
+/* JPEG: reads the header only (info) or decodes into rgb (decode). A progressive file's
+ * coefficient buffers are the decoder's only large allocation (about 2 bytes per sample),
+ * bounded by the caller's pixel budget through the declared size. */
+static int jpeg_run(const uint8_t* data, size_t size, uint8_t* rgb, uint32_t* width, uint32_t* height, char* error) {
   struct jpeg_decompress_struct info;
   struct jpeg_error_context context;
-  uint8_t* volatile pixels = NULL;
   info.err = jpeg_std_error(&context.manager);
   context.manager.error_exit = jpeg_error_exit;
   context.manager.output_message = jpeg_quiet;
   context.message = error;
   if (setjmp(context.jump)) {
     jpeg_destroy_decompress(&info);
-    free(pixels);
-    return NULL;
+    return -1;
   }
   jpeg_create_decompress(&info);
   jpeg_mem_src(&info, data, (unsigned long)size);
   jpeg_read_header(&info, TRUE);
+  if (rgb == NULL) {
+    *width = info.image_width;
+    *height = info.image_height;
+    jpeg_destroy_decompress(&info);
+    return 0;
+  }
   info.out_color_space = JCS_RGB;
   jpeg_start_decompress(&info);
-  if (info.output_width == 0 || info.output_height == 0 || info.output_width > LOTR_IMAGE_MAX_SIDE ||
-      info.output_height > LOTR_IMAGE_MAX_SIDE || info.output_components != 3) {
-    snprintf(error, LOTR_IMAGE_ERROR_SIZE, "JPEG: unsupported size %ux%u or %d components", info.output_width,
-             info.output_height, info.output_components);
+  if (info.output_width != *width || info.output_height != *height || info.output_components != 3) {
+    snprintf(error, LOTR_IMAGE_ERROR_SIZE, "JPEG: decodes to %ux%u with %d components, not the declared %ux%u RGB",
+             info.output_width, info.output_height, info.output_components, *width, *height);
     jpeg_destroy_decompress(&info);
-    return NULL;
+    return -1;
   }
   const size_t stride = (size_t)info.output_width * 3;
-  pixels = malloc(stride * info.output_height);
-  if (pixels == NULL) {
-    snprintf(error, LOTR_IMAGE_ERROR_SIZE, "out of memory for a %ux%u image", info.output_width, info.output_height);
-    jpeg_destroy_decompress(&info);
-    return NULL;
-  }
   while (info.output_scanline < info.output_height) {
-    JSAMPROW row = pixels + stride * info.output_scanline;
+    JSAMPROW row = rgb + stride * info.output_scanline;
     jpeg_read_scanlines(&info, &row, 1);
   }
   jpeg_finish_decompress(&info);
-  *width = info.output_width;
-  *height = info.output_height;
   jpeg_destroy_decompress(&info);
-  return pixels;
+  return 0;
 }
 
-static uint8_t* decode_png(const uint8_t* data, size_t size, uint32_t* width, uint32_t* height, char* error) {
+static int png_run(const uint8_t* data, size_t size, uint8_t* rgb, uint32_t* width, uint32_t* height, char* error) {
   png_image image;
   memset(&image, 0, sizeof(image));
   image.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&image, data, size)) {
     snprintf(error, LOTR_IMAGE_ERROR_SIZE, "PNG: %s", image.message);
-    return NULL;
+    return -1;
   }
-  if (image.width == 0 || image.height == 0 || image.width > LOTR_IMAGE_MAX_SIDE || image.height > LOTR_IMAGE_MAX_SIDE) {
-    snprintf(error, LOTR_IMAGE_ERROR_SIZE, "PNG: unsupported size %ux%u", image.width, image.height);
+  if (rgb == NULL) {
+    *width = image.width;
+    *height = image.height;
     png_image_free(&image);
-    return NULL;
+    return 0;
+  }
+  if (image.width != *width || image.height != *height) {
+    snprintf(error, LOTR_IMAGE_ERROR_SIZE, "PNG: size %ux%u is not the declared %ux%u", image.width, image.height,
+             *width, *height);
+    png_image_free(&image);
+    return -1;
   }
   image.format = PNG_FORMAT_RGB;
-  uint8_t* pixels = malloc(PNG_IMAGE_SIZE(image));
-  if (pixels == NULL) {
-    snprintf(error, LOTR_IMAGE_ERROR_SIZE, "out of memory for a %ux%u image", image.width, image.height);
-    png_image_free(&image);
-    return NULL;
-  }
-  if (!png_image_finish_read(&image, NULL, pixels, 0, NULL)) {
+  if (!png_image_finish_read(&image, NULL, rgb, 0, NULL)) {
     snprintf(error, LOTR_IMAGE_ERROR_SIZE, "PNG: %s", image.message);
-    free(pixels);
     png_image_free(&image);
-    return NULL;
+    return -1;
   }
-  *width = image.width;
-  *height = image.height;
-  return pixels;
+  return 0;
 }
 
-uint8_t* lotr_image_decode_memory(const uint8_t* data, size_t size, uint32_t* width, uint32_t* height, char* error) {
-  if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return decode_jpeg(data, size, width, height, error);
-  if (size >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(data, size, width, height, error);
+static int image_run(const uint8_t* data, size_t size, uint8_t* rgb, uint32_t* width, uint32_t* height, char* error) {
+  if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return jpeg_run(data, size, rgb, width, height, error);
+  if (size >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) return png_run(data, size, rgb, width, height, error);
   snprintf(error, LOTR_IMAGE_ERROR_SIZE, "not a JPEG or PNG image");
-  return NULL;
+  return -1;
 }
 
-uint8_t* lotr_image_decode_file(const char* path, uint32_t* width, uint32_t* height, char* error) {
-  FILE* file = fopen(path, "rb");
-  if (file == NULL) {
-    snprintf(error, LOTR_IMAGE_ERROR_SIZE, "cannot open: %s", strerror(errno));
-    return NULL;
+int lotr_image_info(const uint8_t* data, size_t size, uint32_t* width, uint32_t* height, char* error) {
+  if (image_run(data, size, NULL, width, height, error) != 0) return -1;
+  if (*width == 0 || *height == 0 || *width > LOTR_IMAGE_MAX_SIDE || *height > LOTR_IMAGE_MAX_SIDE) {
+    snprintf(error, LOTR_IMAGE_ERROR_SIZE, "unsupported size %ux%u (each side 1...%d)", *width, *height, LOTR_IMAGE_MAX_SIDE);
+    return -1;
   }
-  uint8_t* data = NULL;
-  size_t size = 0, capacity = 0;
-  for (;;) {
-    if (size == capacity) {
-      capacity = capacity ? capacity * 2 : 1 << 16;
-      if (capacity > ((size_t)1 << 30)) {
-        snprintf(error, LOTR_IMAGE_ERROR_SIZE, "file is larger than 1 GiB");
-        free(data);
-        fclose(file);
-        return NULL;
-      }
-      uint8_t* grown = realloc(data, capacity);
-      if (grown == NULL) {
-        snprintf(error, LOTR_IMAGE_ERROR_SIZE, "out of memory reading the file");
-        free(data);
-        fclose(file);
-        return NULL;
-      }
-      data = grown;
-    }
-    const size_t n = fread(data + size, 1, capacity - size, file);
-    size += n;
-    if (n == 0) break;
+  return 0;
+}
+
+int lotr_image_decode_into(const uint8_t* data, size_t size, uint8_t* rgb, uint32_t width, uint32_t height, char* error) {
+  if (rgb == NULL) {
+    snprintf(error, LOTR_IMAGE_ERROR_SIZE, "no output buffer");
+    return -1;
   }
-  const int failed = ferror(file);
-  fclose(file);
-  if (failed) {
-    snprintf(error, LOTR_IMAGE_ERROR_SIZE, "read error");
-    free(data);
-    return NULL;
-  }
-  uint8_t* pixels = lotr_image_decode_memory(data, size, width, height, error);
-  free(data);
-  return pixels;
+  return image_run(data, size, rgb, &width, &height, error);
 }
 
 int lotr_image_write_png(const char* path, const uint8_t* rgb, uint32_t width, uint32_t height, char* error) {
@@ -201,4 +172,3 @@ int lotr_image_write_jpeg(const char* path, const uint8_t* rgb, uint32_t width, 
   return 0;
 }
 
-void lotr_image_free(uint8_t* pixels) { free(pixels); }

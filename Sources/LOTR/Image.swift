@@ -18,26 +18,42 @@ public struct RGBImage: Sendable, Equatable {
               pixels: (0..<(width * height)).flatMap { _ in [fill.0, fill.1, fill.2] })
   }
 
-  /// Decodes a JPEG or PNG file with libjpeg-turbo / libpng.
-  public init(contentsOf path: String) throws {
-    var w: UInt32 = 0, h: UInt32 = 0
-    var error = [CChar](repeating: 0, count: Int(LOTR_IMAGE_ERROR_SIZE))
-    guard let data = lotr_image_decode_file(path, &w, &h, &error) else {
-      throw ImageError(path: path, message: cText(error))
+  /// Pixels an image may declare before anything is allocated for it: 4096x4096
+  /// (16.8 MP, 50 MB as RGB; a progressive JPEG's decoder needs about twice that again).
+  /// A 1 KB file can claim 16384x16384; this is what keeps such a decompression bomb small.
+  public static let defaultPixelBudget = 4096 * 4096
+  /// Largest encoded file read (a JPEG of a full-budget photo is a few MB).
+  public static let maxFileBytes = 64 << 20
+
+  /// Decodes a JPEG or PNG file with libjpeg-turbo / libpng. Only a regular file of at
+  /// most `maxFileBytes` is read, and only an image of at most `pixelBudget` pixels decoded.
+  public init(contentsOf path: String, pixelBudget: Int = RGBImage.defaultPixelBudget) throws {
+    let bytes: [UInt8]
+    do { bytes = try RegularFile.read(path, limit: RGBImage.maxFileBytes) } catch let error as FileReadError {
+      throw ImageError(path: path, message: error.message)
     }
-    defer { lotr_image_free(data) }
-    self.init(width: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: data, count: Int(w) * Int(h) * 3)))
+    do { try self.init(encoded: bytes, pixelBudget: pixelBudget) } catch var error as ImageError {
+      error.path = path
+      throw error
+    }
   }
 
-  /// Decodes a JPEG or PNG held in memory (e.g. an MJPEG frame).
-  public init(encoded bytes: [UInt8]) throws {
+  /// Decodes a JPEG or PNG held in memory (e.g. an MJPEG frame), straight into `pixels`.
+  public init(encoded bytes: [UInt8], pixelBudget: Int = RGBImage.defaultPixelBudget) throws {
     var w: UInt32 = 0, h: UInt32 = 0
     var error = [CChar](repeating: 0, count: Int(LOTR_IMAGE_ERROR_SIZE))
-    guard let data = lotr_image_decode_memory(bytes, bytes.count, &w, &h, &error) else {
-      throw ImageError(path: nil, message: cText(error))
+    guard lotr_image_info(bytes, bytes.count, &w, &h, &error) == 0 else { throw ImageError(path: nil, message: cText(error)) }
+    let (width, height) = (Int(w), Int(h))
+    guard width * height <= pixelBudget else {
+      throw ImageError(path: nil, message: "image declares \(width)x\(height) = \(width * height) pixels, over the budget of \(pixelBudget)")
     }
-    defer { lotr_image_free(data) }
-    self.init(width: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: data, count: Int(w) * Int(h) * 3)))
+    var status: Int32 = -1
+    let pixels = [UInt8](unsafeUninitializedCapacity: width * height * 3) { buffer, count in
+      status = lotr_image_decode_into(bytes, bytes.count, buffer.baseAddress, w, h, &error)
+      count = status == 0 ? width * height * 3 : 0
+    }
+    guard status == 0 else { throw ImageError(path: nil, message: cText(error)) }
+    self.init(width: width, height: height, pixels: pixels)
   }
 
   /// Writes PNG, or JPEG when the path ends in .jpg/.jpeg.

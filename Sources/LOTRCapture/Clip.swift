@@ -143,11 +143,19 @@ public final class ClipReader {
   private var file: UnsafeMutablePointer<FILE>?
 
   public init(path: String) throws {
-    guard let f = fopen(path, "rb") else {
-      throw errno == ENOENT ? CaptureError.badFile(path, detail: "no such file") : CaptureError.system(path, operation: "fopen", errno: errno)
+    // Non-blocking open and a regular-file check: a FIFO at the path is refused, not waited on.
+    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else {
+      throw errno == ENOENT ? CaptureError.badFile(path, detail: "no such file") : CaptureError.system(path, operation: "open", errno: errno)
+    }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, let f = fdopen(fd, "rb") else {
+      Glibc.close(fd)
+      throw CaptureError.badFile(path, detail: "not a regular file")
     }
     self.path = path
-    self.file = f
+    // `file` is set only once the header is valid: on a throw after `header` is set, deinit
+    // runs, and it must not close what the failing path closed already.
     var h = [UInt8](repeating: 0, count: ClipFormat.headerSize)
     guard fread(&h, 1, h.count, f) == h.count, Array(h[0..<8]) == ClipFormat.magic else {
       fclose(f)
@@ -168,6 +176,7 @@ public final class ClipReader {
       fclose(f)
       throw CaptureError.badFile(path, detail: "bad frame size \(header.width)x\(header.height) in the clip header")
     }
+    file = f
   }
 
   deinit { if let file { fclose(file) } }
@@ -216,6 +225,8 @@ public final class ClipSource: FrameSource {
   private var lastRecordTs: Int64 = 0
   private var lastSequence: UInt64?
   private var produced: UInt64 = 0
+  private var recordsThisPass = 0
+  private var goodThisPass = 0
   private var closed = false
 
   public init(path: String, output: PixelFormat = .rgb8, loop: Bool = true, realtime: Bool = false) throws {
@@ -235,30 +246,50 @@ public final class ClipSource: FrameSource {
     if closed { return .ended }
     var record = try reader.next()
     if record == nil {
+      // A pass that held records but not one decodable frame would replay nothing forever.
+      if recordsThisPass > 0 && goodThisPass == 0 {
+        throw CaptureError.badFile(reader.path, detail: "none of the clip's \(recordsThisPass) frames decodes")
+      }
       guard loop, produced > 0 else { return .ended }
-      let interval = header.fps > 0 ? Int64(1e9 / header.fps) : 33_333_333
-      loopOffset += lastRecordTs + interval
+      loopOffset = loopOffset &+ lastRecordTs &+ interval
       lastSequence = nil
+      lastRecordTs = 0
+      recordsThisPass = 0
+      goodThisPass = 0
       reader.rewind()
       record = try reader.next()
       guard record != nil else { return .ended }
     }
     let r = record!
-    lastRecordTs = r.timestampNs
-    if let last = lastSequence, r.sequence > last + 1 { droppedFrames += r.sequence - last - 1 }
+    recordsThisPass += 1
+    // Recorded offsets are trusted only while they move forward by under an hour; anything
+    // else (negative, backwards, near the ends of Int64) becomes one frame interval.
+    let offset = r.timestampNs >= lastRecordTs && r.timestampNs - lastRecordTs <= 3_600_000_000_000
+      ? r.timestampNs : lastRecordTs + interval
+    lastRecordTs = offset
+    // A gap in the recorder's sequence counts the frames it lost; an implausible gap (a
+    // corrupt or restarted counter) counts nothing.
+    if let last = lastSequence, r.sequence > last, r.sequence - last - 1 <= 1 << 20 { droppedFrames += r.sequence - last - 1 }
     lastSequence = r.sequence
-    let ts = start + loopOffset + r.timestampNs
+    let ts = start &+ loopOffset &+ offset
     if realtime {
-      let wait = Double(ts - monotonicNanoseconds()) / 1e9
+      let wait = Double(ts &- monotonicNanoseconds()) / 1e9
       if wait > timeout { sleepSeconds(timeout) } else { sleepSeconds(wait) }
     }
     guard let decoded = PixelConversion.decodeJPEG(r.jpeg, output: output) else {
       droppedFrames += 1
       return .timedOut
     }
+    goodThisPass += 1
     let frame = Frame(sequence: produced, timestampNs: ts, width: decoded.width, height: decoded.height, format: output,
                       pixels: decoded.pixels, encoded: r.jpeg)
     produced += 1
     return .frame(frame)
+  }
+
+  /// The recorded frame interval (30 fps when the header has no usable rate).
+  private var interval: Int64 {
+    let fps = header.fps
+    return fps.isFinite && fps >= 0.01 && fps <= 10_000 ? Int64(1e9 / fps) : 33_333_333
   }
 }

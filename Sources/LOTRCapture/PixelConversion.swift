@@ -1,5 +1,5 @@
-import CImageIO
 import CLOTRKernels
+import LOTR
 
 /// Camera pixel layouts a source can convert (lotr_pixels.h kernels do the work).
 public enum CameraPixelLayout: Sendable, Equatable {
@@ -77,15 +77,8 @@ enum PixelConversion {
 
   /// Decodes a JPEG/PNG in memory to `output` (gray from the decoded RGB, BT.601 weights).
   static func decodeJPEG(_ bytes: [UInt8], output: PixelFormat) -> (pixels: [UInt8], width: Int, height: Int)? {
-    var w: UInt32 = 0, h: UInt32 = 0
-    var error = [CChar](repeating: 0, count: Int(LOTR_IMAGE_ERROR_SIZE))
-    guard let data = lotr_image_decode_memory(bytes, bytes.count, &w, &h, &error) else { return nil }
-    defer { lotr_image_free(data) }
-    let (width, height) = (Int(w), Int(h))
-    if output == .rgb8 { return (Array(UnsafeBufferPointer(start: data, count: width * height * 3)), width, height) }
-    var gray = [UInt8](repeating: 0, count: width * height)
-    gray.withUnsafeMutableBufferPointer { lotr_rgb8_to_gray8(nil, width, height, data, width * 3, $0.baseAddress, width) }
-    return (gray, width, height)
+    guard let rgb = try? RGBImage(encoded: bytes) else { return nil }
+    return (fromRGB(rgb.pixels, width: rgb.width, height: rgb.height, output: output), rgb.width, rgb.height)
   }
 
   /// Packed RGB8 to `output`.

@@ -22,6 +22,7 @@ struct Config: Equatable {
   var maxClients = 32
   var queueFrames = 4
   var stallTimeout = 5.0
+  var requestTimeout = 30.0
   var sendBuffer = 65536
   var logLevel = LogLevel.info
   var configFile = ""
@@ -91,6 +92,10 @@ struct Config: Equatable {
            apply: { c, v in c.queueFrames = try int(v, 1...256) }, show: { String($0.queueFrames) }),
     Option(name: "stall-timeout", metavar: "SECONDS", help: "Disconnect a client that has read nothing for this long.",
            apply: { c, v in c.stallTimeout = try double(v, 0.05...3600) }, show: { fixed($0.stallTimeout, 2) }),
+    Option(name: "request-timeout", metavar: "SECONDS", help: """
+      Close a connection that watches nothing and has sent no request for this long (watchers \
+      may stay silent). At --max-clients, one silent for over a second gives way to a newcomer.
+      """, apply: { c, v in c.requestTimeout = try double(v, 1...86400) }, show: { fixed($0.requestTimeout, 1) }),
     Option(name: "send-buffer", metavar: "BYTES", help: "Kernel send buffer per client socket.",
            apply: { c, v in c.sendBuffer = try int(v, 4096...(16 << 20)) }, show: { String($0.sendBuffer) }),
     Option(name: "log-level", metavar: "LEVEL", help: "error, warning, notice, info or debug.",
@@ -137,7 +142,7 @@ struct Config: Equatable {
     var c = Config()
     c.configFile = configFile
     if !configFile.isEmpty {
-      let text = String(decoding: try readFile(configFile, limit: 1 << 16), as: UTF8.self)
+      let text = String(decoding: try RegularFile.read(configFile, limit: 1 << 16), as: UTF8.self)
       for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         let line = String(raw).trimmingSpaces()
         if line.isEmpty || line.hasPrefix("#") { continue }

@@ -81,19 +81,43 @@ final class ImageFolderSource: DaemonSource {
     guard !files.isEmpty else { throw DaemonError("\(directory) holds no .jpg or .png frames") }
   }
 
+  /// Frames skipped because they did not decode (each file is logged once).
+  private(set) var badFrames: UInt64 = 0
+  private var reported = Set<Int>()
+  /// Bad files in a row: a whole pass of them means the folder has nothing left to play.
+  private var badRun = 0
+
   func open() throws -> (width: Int, height: Int) {
     next = 0
-    let first = try RGBImage(contentsOf: files[0])
-    return (first.width, first.height)
+    badRun = 0
+    for i in files.indices { if let image = decode(i) { return (image.width, image.height) } }
+    throw DaemonError("\(path): none of its \(files.count) frames decodes")
   }
 
+  /// The next frame that decodes; a bad one is skipped, not a reason to start over.
   func read() throws -> SourceRead {
-    guard next < files.count else { return .ended }
-    let mono = monotonicNs(), wall = lotr_sys_realtime_ns()
-    let image = try RGBImage(contentsOf: files[next])
-    next += 1
-    count += 1
-    return .frame(Frame(image: image, index: count, monoNs: mono, wallNs: wall, captureSeconds: seconds(since: mono)))
+    while next < files.count {
+      let mono = monotonicNs(), wall = lotr_sys_realtime_ns()
+      let i = next
+      next += 1
+      guard let image = decode(i) else {
+        badRun += 1
+        if badRun >= files.count { throw DaemonError("\(path): none of its \(files.count) frames decodes") }
+        continue
+      }
+      badRun = 0
+      count += 1
+      return .frame(Frame(image: image, index: count, monoNs: mono, wallNs: wall, captureSeconds: seconds(since: mono)))
+    }
+    return .ended
+  }
+
+  private func decode(_ i: Int) -> RGBImage? {
+    do { return try RGBImage(contentsOf: files[i]) } catch {
+      badFrames += 1
+      if reported.insert(i).inserted { Log.warning("frame skipped: \(error)") }
+      return nil
+    }
   }
 
   func rewind() { next = 0 }

@@ -21,6 +21,8 @@ final class Client {
   var unreported: UInt64 = 0
   var lastProgressNs = monotonicNs()
   var lastResultNs: UInt64 = 0
+  /// Connection time, then the time of each complete request line.
+  var lastRequestNs = monotonicNs()
   var readClosed = false
   var badRequests = 0
   var closeAfterFlush = false
@@ -109,6 +111,10 @@ final class Server {
   var clientDropped: UInt64 = 0
   var lastStatus = ""
   var lastStatusNs: UInt64 = 0
+  /// After accept(2) fails for want of descriptors (EMFILE, ENFILE, ENOBUFS), the listening
+  /// socket is left out of poll until then: no busy loop, and one log line per pause.
+  var acceptPausedUntilNs: UInt64 = 0
+  var acceptFailures = 0
 
   init(config: Config, arguments: [String], listenFD: Int32, ownsSocketFile: Bool, socketPath: String, pipeline: Pipeline,
        signalFD: Int32) {
@@ -131,7 +137,7 @@ final class Server {
       fds.removeAll(keepingCapacity: true); events.removeAll(keepingCapacity: true)
       fds.append(signalFD); events.append(Int16(pollIn))
       fds.append(pipeline.wakeFD); events.append(Int16(pollIn))
-      fds.append(listenFD); events.append(Int16(pollIn))
+      fds.append(listenFD); events.append(Int16(monotonicNs() >= acceptPausedUntilNs ? pollIn : 0))
       for c in clients {
         var e: Int32 = 0
         // A client with a lot queued is not read until it catches up (bounded memory).
@@ -149,7 +155,15 @@ final class Server {
       let polled = clients
       for (k, c) in polled.enumerated() where fds.count > 3 + k && fds[3 + k] == c.fd {
         let r = Int32(revents[3 + k])
-        if r & (pollIn | pollHup) != 0 { readRequests(c) } else if r & pollErr != 0 { drop(c, "socket error"); continue }
+        // POLLHUP on a UNIX stream socket: the peer closed both directions (a half-close
+        // for writing only is POLLIN with EOF), so nobody will read what is sent. Dropped
+        // even when no frames flow, since no failed write would ever find it.
+        if r & pollHup != 0 {
+          readRequests(c)
+          drop(c, "hung up")
+          continue
+        }
+        if r & pollIn != 0 { readRequests(c) } else if r & pollErr != 0 { drop(c, "socket error"); continue }
         if r & pollOut != 0, clients.contains(where: { $0 === c }), !c.flush() { drop(c, "write failed: \(errnoText())") }
       }
       if revents[2] != 0 { acceptClients() }
@@ -163,11 +177,27 @@ final class Server {
     for _ in 0..<64 {
       let fd = lotr_sys_accept(listenFD)
       if fd < 0 {
-        if errno != EAGAIN && errno != EWOULDBLOCK { Log.warning("accept: \(errnoText())") }
+        let e = errno
+        if e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED { return }
+        acceptFailures += 1
+        if acceptFailures == 1 || e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM {
+          Log.warning("accept: \(String(cString: strerror(e))); not accepting for 1 s")
+        }
+        acceptPausedUntilNs = monotonicNs() + 1_000_000_000
         return
       }
+      if acceptFailures > 1 { Log.notice("accepting again (\(acceptFailures) accept failures in the pause)") }
+      acceptFailures = 0
       var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
       _ = lotr_sys_peercred(fd, &pid, &uid, &gid)
+      if clients.count >= config.maxClients, let idle = longestIdleNonWatcher() {
+        // Full: a connection that watches nothing and has been silent for a second gives
+        // way, so silent connections cannot lock out `lotr status` and the like.
+        Log.warning("client \(idle.id) (pid \(idle.pid) uid \(idle.uid)) closed: idle, and \(config.maxClients) clients already")
+        idle.enqueue(.error("closed: idle while the server is full (\(config.maxClients) clients)"))
+        _ = idle.flush()
+        drop(idle, "evicted while idle")
+      }
       if clients.count >= config.maxClients {
         Log.warning("refusing client pid \(pid) uid \(uid): \(config.maxClients) clients already")
         let msg = Message.error("too many clients (\(config.maxClients))").jsonLine()
@@ -183,6 +213,12 @@ final class Server {
       c.enqueue(.version(VersionMessage(model: pipeline.modelInfo)))
       _ = c.flush()
     }
+  }
+
+  /// The non-watching client silent for longest, if that is over a second.
+  func longestIdleNonWatcher() -> Client? {
+    let now = monotonicNs()
+    return clients.filter { !$0.watching && now &- $0.lastRequestNs > 1_000_000_000 }.min { $0.lastRequestNs < $1.lastRequestNs }
   }
 
   func drop(_ c: Client, _ why: String) {
@@ -216,6 +252,7 @@ final class Server {
           reject(c, "request longer than \(LOTRProto.maxRequestLine) bytes")
         case .line(let line):
           if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+          c.lastRequestNs = monotonicNs()
           do {
             handle(c, try Request.parse(line, current: c.watch))
           } catch {
@@ -328,6 +365,12 @@ final class Server {
 
   func housekeeping() {
     let now = monotonicNs()
+    for c in clients where !c.watching && Double(now &- c.lastRequestNs) / 1e9 > config.requestTimeout {
+      Log.info("client \(c.id) (pid \(c.pid)) sent no request for \(fixed(config.requestTimeout, 1)) s and watches nothing; closing")
+      c.enqueue(.error("closed: no request for \(fixed(config.requestTimeout, 1)) s"))
+      _ = c.flush()
+      drop(c, "idle")
+    }
     for c in clients where !c.queue.isEmpty && Double(now &- c.lastProgressNs) / 1e9 > config.stallTimeout {
       Log.warning("client \(c.id) (pid \(c.pid)) read nothing for \(fixed(config.stallTimeout, 1)) s; disconnecting")
       drop(c, "stalled")

@@ -122,22 +122,6 @@ func fileExists(_ path: String, directory: Bool? = nil) -> Bool {
   return ((st.st_mode & S_IFMT) == S_IFDIR) == directory
 }
 
-func readFile(_ path: String, limit: Int = 1 << 20) throws -> [UInt8] {
-  let fd = open(path, O_RDONLY | O_CLOEXEC)
-  guard fd >= 0 else { throw DaemonError("cannot open \(path): \(String(cString: strerror(errno)))") }
-  defer { _ = lotr_sys_close(fd) }
-  var out: [UInt8] = []
-  var buf = [UInt8](repeating: 0, count: 65536)
-  while true {
-    let n = lotr_sys_read(fd, &buf, buf.count)
-    if n < 0 { throw DaemonError("cannot read \(path): \(String(cString: strerror(errno)))") }
-    if n == 0 { break }
-    out.append(contentsOf: buf[0..<n])
-    if out.count > limit { throw DaemonError("\(path) is larger than \(limit) bytes") }
-  }
-  return out
-}
-
 func listDirectory(_ path: String) -> [String]? {
   guard let dir = opendir(path) else { return nil }
   defer { closedir(dir) }

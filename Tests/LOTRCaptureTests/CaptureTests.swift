@@ -104,6 +104,54 @@ final class CaptureTests: XCTestCase {
     XCTAssertThrowsError(try ClipReader(path: scratch + "/missing.lclip"))
   }
 
+  /// A clip written byte by byte (docs/CLIP.md), so a test can put anything in its fields.
+  private func rawClip(_ path: String, width: UInt32 = 16, height: UInt32 = 16, records: [(ts: Int64, seq: UInt64, jpeg: [UInt8])]) {
+    func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+    var bytes = Array("LOTRCLIP".utf8) + le(UInt16(1)) + le(UInt16(0)) + le(width) + le(height) + le(UInt32(30)) + le(UInt32(1))
+    bytes += Array("MJPG".utf8)
+    for r in records { bytes += Array("FRAM".utf8) + le(UInt32(r.jpeg.count)) + le(r.ts) + le(r.seq) + r.jpeg }
+    let f = fopen(path, "wb")!
+    XCTAssertEqual(fwrite(bytes, 1, bytes.count, f), bytes.count)
+    fclose(f)
+  }
+
+  /// Hostile headers and records: refused or tolerated, never a crash or a spin.
+  func testHostileClipHeadersAndRecords() throws {
+    let path = scratch + "/hostile.lclip"
+    for (w, h) in [(0, 16), (16, 0), (16385, 16), (UInt32.max, UInt32.max)] as [(UInt32, UInt32)] {
+      rawClip(path, width: w, height: h, records: [])
+      XCTAssertThrowsError(try ClipReader(path: path)) { XCTAssertTrue("\($0)".contains("bad frame size"), "\($0)") }
+    }
+    let fifo = scratch + "/fifo.lclip"
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    XCTAssertThrowsError(try ClipReader(path: fifo)) { XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)") }
+
+    // Timestamps at the ends of Int64 and sequence numbers that wrap or jump: played, with
+    // increasing timestamps, across loops.
+    let writer = try ClipWriter(path: scratch + "/one.lclip", header: ClipHeader(width: 16, height: 16, rateNumerator: 30))
+    let jpeg = try writer.encodeJPEG(gradient(16, 16, shift: 0), quality: 80)
+    try writer.close()
+    rawClip(path, records: [(0, UInt64.max, jpeg), (Int64.max, 0, jpeg), (Int64.min, UInt64.max - 1, jpeg),
+                            (Int64.max - 1, 1 << 63, jpeg), (-1, 3, jpeg)])
+    let source = try ClipSource(path: path, output: .gray8, loop: true)
+    var last = Int64.min
+    for _ in 0..<12 {
+      guard case .frame(let f) = try source.next(timeout: 1) else { return XCTFail("hostile clip stopped") }
+      XCTAssertGreaterThan(f.timestampNs, last)
+      last = f.timestampNs
+    }
+    XCTAssertLessThan(source.droppedFrames, 1 << 22, "implausible sequence gaps count nothing")
+
+    // No frame decodes: an error after one pass (looping or not), not endless empty reads.
+    rawClip(path, records: (0..<3).map { (Int64($0) * 33_000_000, UInt64($0), Array("garbage".utf8)) })
+    for loop in [false, true] {
+      let bad = try ClipSource(path: path, output: .rgb8, loop: loop)
+      var thrown: Error?
+      for _ in 0..<10 where thrown == nil { do { _ = try bad.next(timeout: 0) } catch { thrown = error } }
+      XCTAssertTrue(thrown.map { "\($0)".contains("none of the clip's 3 frames decodes") } ?? false, "\(String(describing: thrown))")
+    }
+  }
+
   private func fileSize(_ path: String) throws -> Int {
     var st = stat()
     guard stat(path, &st) == 0 else { throw CaptureError.badFile(path, detail: "stat") }

@@ -91,6 +91,35 @@ final class LandmarkModelTests: XCTestCase {
     XCTAssertThrowsError(try RGBImage(encoded: Array(truncated.prefix(40))))
   }
 
+  /// Decompression bombs and files that are not files: refused before anything large is
+  /// allocated or read.
+  func testImageBombsAndNonFilesAreRefused() throws {
+    let jpg = directory.appendingPathComponent("small.jpg").path
+    try RGBImage(width: 16, height: 16, fill: (90, 90, 90)).write(to: jpg, quality: 90)
+    var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: jpg)))
+    // Rewrite the SOF0 frame header (FF C0, length, precision, height, width) to 16384x16384.
+    guard let sof = (0..<(bytes.count - 9)).first(where: { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 }) else {
+      return XCTFail("no SOF0 marker")
+    }
+    bytes[sof + 5] = 0x40; bytes[sof + 6] = 0x00; bytes[sof + 7] = 0x40; bytes[sof + 8] = 0x00
+    XCTAssertLessThan(bytes.count, 1024)
+    XCTAssertThrowsError(try RGBImage(encoded: bytes)) {
+      XCTAssertTrue("\($0)".contains("16384x16384 = 268435456 pixels, over the budget of 16777216"), "\($0)")
+    }
+    let bomb = directory.appendingPathComponent("bomb.jpg").path
+    try Data(bytes).write(to: URL(fileURLWithPath: bomb))
+    XCTAssertThrowsError(try RGBImage(contentsOf: bomb)) { XCTAssertTrue("\($0)".contains("over the budget"), "\($0)") }
+    // The budget is the caller's to choose: 16x16 fits 256 pixels, not 255.
+    XCTAssertNoThrow(try RGBImage(contentsOf: jpg, pixelBudget: 256))
+    XCTAssertThrowsError(try RGBImage(contentsOf: jpg, pixelBudget: 255))
+    XCTAssertThrowsError(try RGBImage(contentsOf: "/dev/zero")) {
+      XCTAssertTrue("\($0)".contains("not a regular file (a character device)"), "\($0)")
+    }
+    let fifo = directory.appendingPathComponent("x.jpg").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    XCTAssertThrowsError(try RGBImage(contentsOf: fifo)) { XCTAssertTrue("\($0)".contains("not a regular file (a FIFO)"), "\($0)") }
+  }
+
   func testRejectsAModelItCannotOpen() {
     XCTAssertThrowsError(try LandmarkModel(path: directory.appendingPathComponent("none.lotr").path)) {
       XCTAssertTrue("\($0)".contains("cannot open"), "\($0)")

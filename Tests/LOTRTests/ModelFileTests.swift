@@ -84,6 +84,39 @@ final class ModelFileTests: XCTestCase {
     XCTAssertThrowsError(try ModelFile.open(path: "/")) { error in
       XCTAssertTrue("\(error)".contains("not a regular file"), "\(error)")
     }
+    // Neither waited on (a FIFO with no writer blocks a plain open) nor read (/dev/zero).
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lotr-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let fifo = dir.appendingPathComponent("model.lotr").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    XCTAssertThrowsError(try ModelFile.open(path: fifo)) { XCTAssertTrue("\($0)".contains("not a regular file (a FIFO)"), "\($0)") }
+    XCTAssertThrowsError(try ModelFile.open(path: "/dev/zero")) {
+      XCTAssertTrue("\($0)".contains("not a regular file (a character device)"), "\($0)")
+    }
+  }
+
+  /// The running model is a private copy: truncating the file (SIGBUS under a mapping) or
+  /// rewriting it in place changes nothing until it is opened again.
+  func testFileChangesDoNotReachAnOpenModel() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lotr-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("m.lotr").path
+    try makeTinyModel().write(to: path)
+    let model = try ModelFile.open(path: path)
+    func constants() -> [[UInt8]] { model.tensors.indices.filter { model.tensors[$0].role == .constant }.map { Array(model.data($0)) } }
+    let before = constants()
+    XCTAssertEqual(truncate(path, 0), 0)
+    XCTAssertEqual(constants(), before)
+    let size = try makeTinyModel().serialize().count
+    let fd = open(path, O_WRONLY)
+    XCTAssertGreaterThanOrEqual(fd, 0)
+    let noise = [UInt8](repeating: 0x5A, count: size)
+    XCTAssertEqual(write(fd, noise, noise.count), noise.count)
+    close(fd)
+    XCTAssertEqual(constants(), before)
+    XCTAssertThrowsError(try ModelFile.open(path: path)) { XCTAssertTrue("\($0)".contains("bad magic"), "\($0)") }
   }
 
   private func expectRejected(_ bytes: [UInt8], containing text: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -122,6 +155,10 @@ final class ModelFileTests: XCTestCase {
     expectRejected(b, containing: "section DATA checksum mismatch")
     b = good; b[64 + 8] = 1 // first section's offset, unaligned
     expectRejected(resealed(b), containing: "not 64-byte aligned")
+    b = good; b[50] = 1 // reserved header bytes
+    expectRejected(resealed(b), containing: "reserved bytes 44..59 are not zero")
+    b = good; b[64 + 32 + 24] = 1 // second section entry's reserved field
+    expectRejected(resealed(b), containing: "section 1: reserved field is not zero")
   }
 
   func testSemanticErrors() throws {

@@ -1,4 +1,4 @@
-/* Thin shims over Debian's libjpeg-turbo and libpng: decode a file or a memory buffer
+/* Thin shims over Debian's libjpeg-turbo and libpng: decode an encoded image in memory
  * to packed RGB8, encode RGB8 to PNG or JPEG. Errors come back as text in `error`
  * (never a longjmp across Swift, never an exit). */
 #ifndef LOTR_IMAGE_IO_H
@@ -14,17 +14,19 @@ extern "C" {
 #define LOTR_IMAGE_ERROR_SIZE 256
 #define LOTR_IMAGE_MAX_SIDE 16384
 
-/* Decodes a JPEG or PNG (chosen by its first bytes). On success returns a malloc'd
- * width*height*3 RGB buffer (free with lotr_image_free) and sets *width, *height. On
- * failure returns NULL with a message in error[LOTR_IMAGE_ERROR_SIZE]. */
-uint8_t* lotr_image_decode_file(const char* path, uint32_t* width, uint32_t* height, char* error);
-uint8_t* lotr_image_decode_memory(const uint8_t* data, size_t size, uint32_t* width, uint32_t* height, char* error);
+/* Decoding is two calls so that the caller checks the declared size against its pixel
+ * budget and owns the one output buffer (no second copy): lotr_image_info reads only the
+ * header of a JPEG or PNG (chosen by its first bytes) and gives its size (each side
+ * 1...LOTR_IMAGE_MAX_SIDE); lotr_image_decode_into decodes into rgb, width*height*3
+ * bytes, and fails if the image does not decode to that size. Both return 0, or -1 with
+ * a message in error[LOTR_IMAGE_ERROR_SIZE]. */
+int lotr_image_info(const uint8_t* data, size_t size, uint32_t* width, uint32_t* height, char* error);
+int lotr_image_decode_into(const uint8_t* data, size_t size, uint8_t* rgb, uint32_t width, uint32_t height, char* error);
 
 /* Returns 0, or -1 with a message. PNG is lossless; JPEG quality 1..100. */
 int lotr_image_write_png(const char* path, const uint8_t* rgb, uint32_t width, uint32_t height, char* error);
 int lotr_image_write_jpeg(const char* path, const uint8_t* rgb, uint32_t width, uint32_t height, int quality, char* error);
 
-void lotr_image_free(uint8_t* pixels);
 
 #ifdef __cplusplus
 }

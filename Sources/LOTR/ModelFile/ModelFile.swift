@@ -43,7 +43,7 @@ public struct NodeInfo: Sendable, Equatable {
   public func float(_ i: Int) -> Float { Float(bitPattern: attributes[i]) }
 }
 
-/// A validated, read-only .lotr model (docs/FORMAT.md), mapped from disk or held in memory.
+/// A validated, read-only .lotr model (docs/FORMAT.md), held in memory.
 /// Every field is checked on open; after that, tensors' data can be read without checks.
 public final class ModelFile: @unchecked Sendable {
   public let metadata: ModelMetadata
@@ -69,22 +69,17 @@ public final class ModelFile: @unchecked Sendable {
     var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
   }
 
-  /// Maps and validates the file at `path`.
+  /// Reads and validates the file at `path`. The executor works on this private copy, so
+  /// the file can be replaced, truncated or rewritten in place while a model is running
+  /// (docs/FORMAT.md, "Reading a file"); a FIFO or device at the path is refused, not read.
   public static func open(path: String) throws -> ModelFile {
-    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw ModelFileError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw ModelFileError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }
-    guard (st.st_mode & S_IFMT) == S_IFREG else { throw ModelFileError(path: path, "not a regular file") }
-    let size = Int(st.st_size)
-    guard size >= ModelFormat.headerSize else {
-      throw ModelFileError(path: path, "file is \(size) bytes, shorter than the 64-byte header")
+    let memory: UnsafeMutableRawBufferPointer
+    do {
+      memory = try RegularFile.readAligned(path, limit: ModelFormat.maxFileSize, alignment: ModelFormat.alignment)
+    } catch let error as FileReadError {
+      throw ModelFileError(path: path, error.message)
     }
-    guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-      throw ModelFileError(path: path, "cannot map: \(String(cString: strerror(errno)))")
-    }
-    let storage = Storage(base: UnsafeRawPointer(mapped), count: size) { munmap(mapped, size) }
+    let storage = Storage(base: UnsafeRawPointer(memory.baseAddress!), count: memory.count) { memory.deallocate() }
     do {
       return try ModelFile(storage: storage)
     } catch var error as ModelFileError {

@@ -52,6 +52,7 @@ struct Parser {
     }
     guard try u32(12) == UInt32(ModelFormat.headerSize) else { throw fail("header size \(try u32(12)) is not 64") }
     guard crc(0..<60) == (try u32(60)) else { throw fail("header checksum mismatch (corrupted header)") }
+    guard bytes[44..<60].allSatisfy({ $0 == 0 }) else { throw fail("header: reserved bytes 44..59 are not zero") }
     let fileSize = try u64(16)
     guard fileSize == UInt64(bytes.count) else {
       throw fail(fileSize > UInt64(bytes.count)
@@ -76,6 +77,7 @@ struct Parser {
     for i in 0..<sectionCount {
       let entry = ModelFormat.headerSize + i * ModelFormat.sectionEntrySize
       let offset = try u64(entry + 8), size = try u64(entry + 16)
+      guard try u64(entry + 24) == 0 else { throw fail("section \(i): reserved field is not zero") }
       guard offset % UInt64(ModelFormat.alignment) == 0 else { throw fail("section \(i) offset \(offset) is not 64-byte aligned") }
       guard offset >= UInt64(tableEnd), size <= UInt64(bytes.count), offset <= UInt64(bytes.count) - size else {
         throw fail("section \(i) (offset \(offset), size \(size)) lies outside the file")

@@ -12,6 +12,8 @@ public enum ModelFormat {
   public static let tableHeaderSize = 64 // u32 count + padding, for TENS and NODE
   public static let alignment = 64
   public static let maxSections = 64
+  /// Largest file a reader loads (it is copied into memory whole; LOTR-M is 3.5 MB).
+  public static let maxFileSize = 256 << 20
   public static let maxTensors = 65_536
   public static let maxNodes = 65_536
   public static let maxAttributeBytes = 256
