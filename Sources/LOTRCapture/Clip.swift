@@ -219,7 +219,10 @@ public final class ClipSource: FrameSource {
   public let output: PixelFormat
   public let loop: Bool
   public let realtime: Bool
+  /// Lost while recording (sequence gaps) or unreadable now (records that do not decode).
   public private(set) var droppedFrames: UInt64 = 0
+  /// Records that do not decode (also counted in droppedFrames).
+  public private(set) var badFrames: UInt64 = 0
   private let start: Int64
   private var loopOffset: Int64 = 0
   private var lastRecordTs: Int64 = 0
@@ -278,6 +281,7 @@ public final class ClipSource: FrameSource {
     }
     guard let decoded = PixelConversion.decodeJPEG(r.jpeg, output: output) else {
       droppedFrames += 1
+      badFrames += 1
       return .timedOut
     }
     goodThisPass += 1

@@ -86,6 +86,8 @@ public struct StatsMessage: Sendable, Equatable {
   public var fps: Double
   public var frames: UInt64
   public var captureDropped: UInt64
+  /// Source frames skipped because they could not be read or decoded.
+  public var badFrames: UInt64
   public var clientDropped: UInt64
   public var clients: Int
   public var watchers: Int
@@ -97,10 +99,10 @@ public struct StatsMessage: Sendable, Equatable {
   public var cpuSeconds: Double
   public var uptime: Double
 
-  public init(fps: Double = 0, frames: UInt64 = 0, captureDropped: UInt64 = 0, clientDropped: UInt64 = 0, clients: Int = 0,
+  public init(fps: Double = 0, frames: UInt64 = 0, captureDropped: UInt64 = 0, badFrames: UInt64 = 0, clientDropped: UInt64 = 0, clients: Int = 0,
               watchers: Int = 0, latencyMs: [StageLatency] = [], youDropped: UInt64 = 0, youQueued: Int = 0,
               rssKB: Int = 0, cpuSeconds: Double = 0, uptime: Double = 0) {
-    self.fps = fps; self.frames = frames; self.captureDropped = captureDropped; self.clientDropped = clientDropped
+    self.fps = fps; self.frames = frames; self.captureDropped = captureDropped; self.badFrames = badFrames; self.clientDropped = clientDropped
     self.clients = clients; self.watchers = watchers; self.latencyMs = latencyMs; self.youDropped = youDropped
     self.youQueued = youQueued; self.rssKB = rssKB; self.cpuSeconds = cpuSeconds; self.uptime = uptime
   }
@@ -252,6 +254,7 @@ extension Message {
       w.key("fps"); w.float(s.fps, decimals: 2)
       w.key("frames"); w.int(s.frames)
       w.key("capture_dropped"); w.int(s.captureDropped)
+      w.key("bad_frames"); w.int(s.badFrames)
       w.key("client_dropped"); w.int(s.clientDropped)
       w.key("clients"); w.int(s.clients)
       w.key("watchers"); w.int(s.watchers)
@@ -368,6 +371,7 @@ extension Message {
       }
       return .stats(StatsMessage(fps: v["fps"]?.double ?? 0, frames: UInt64(max(0, v["frames"]?.int ?? 0)),
                                  captureDropped: UInt64(max(0, v["capture_dropped"]?.int ?? 0)),
+                                 badFrames: UInt64(max(0, v["bad_frames"]?.int ?? 0)),
                                  clientDropped: UInt64(max(0, v["client_dropped"]?.int ?? 0)),
                                  clients: v["clients"]?.int ?? 0, watchers: v["watchers"]?.int ?? 0, latencyMs: stages,
                                  youDropped: UInt64(max(0, v["you"]?["dropped"]?.int ?? 0)),

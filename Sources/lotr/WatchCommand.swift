@@ -96,7 +96,7 @@ struct StatusCommand: ParsableCommand {
       }
     }
     if case .stats(let s) = stats {
-      print("stream  \(format(s.fps, 1)) fps, \(s.frames) frames, \(s.captureDropped) dropped at capture, \(s.clientDropped) dropped for slow clients")
+      print("stream  \(format(s.fps, 1)) fps, \(s.frames) frames, \(s.captureDropped) dropped at capture, \(s.badFrames) bad, \(s.clientDropped) dropped for slow clients")
       print("clients \(s.clients) connected, \(s.watchers) watching")
       for stage in s.latencyMs { print("  \(stage.name.padding(8)) p50 \(format(stage.p50, 2)) ms   p99 \(format(stage.p99, 2)) ms") }
       print("process peak RSS \(s.rssKB / 1024) MiB, CPU \(format(s.cpuSeconds, 1)) s over \(format(s.uptime, 0)) s")

@@ -37,10 +37,16 @@ protocol DaemonSource: AnyObject {
   var path: String { get }
   /// Files and generated frames are paced by lotrd at --fps; cameras pace themselves.
   var pacedByDaemon: Bool { get }
+  /// Frames skipped so far because they could not be read or decoded (STATS bad_frames).
+  var badFrames: UInt64 { get }
   func open() throws -> (width: Int, height: Int)
   func read() throws -> SourceRead
   func rewind()
   func close()
+}
+
+extension DaemonSource {
+  var badFrames: UInt64 { 0 }
 }
 
 enum FrameSources {
@@ -221,10 +227,13 @@ final class ClipFileSource: DaemonSource {
   var pacedByDaemon: Bool { true }
   private var clip: ClipSource?
   private var count: UInt64 = 0
+  private var badBefore: UInt64 = 0 // bad frames of the ClipSources already replaced
+  var badFrames: UInt64 { badBefore + (clip?.badFrames ?? 0) }
 
   init(path: String, loop: Bool) { self.path = path; self.loop = loop }
 
   func open() throws -> (width: Int, height: Int) {
+    close()
     let c = try ClipSource(path: path, output: .rgb8, loop: loop, realtime: false)
     clip = c
     return (c.header.width, c.header.height)
@@ -243,6 +252,14 @@ final class ClipFileSource: DaemonSource {
     }
   }
 
-  func rewind() { clip?.close(); clip = try? ClipSource(path: path, output: .rgb8, loop: loop, realtime: false) }
-  func close() { clip?.close(); clip = nil }
+  func rewind() {
+    close()
+    clip = try? ClipSource(path: path, output: .rgb8, loop: loop, realtime: false)
+  }
+
+  func close() {
+    badBefore += clip?.badFrames ?? 0
+    clip?.close()
+    clip = nil
+  }
 }

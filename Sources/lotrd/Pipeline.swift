@@ -59,6 +59,7 @@ final class Pipeline: @unchecked Sendable {
   private(set) var config: Config
   private(set) var deviceState: DeviceMessage
   private(set) var captureDropped: UInt64 = 0
+  private(set) var badFrames: UInt64 = 0
   private(set) var framesCaptured: UInt64 = 0
   private var captureBeat = monotonicNs()
   private var inferBeat = monotonicNs()
@@ -137,6 +138,7 @@ final class Pipeline: @unchecked Sendable {
     var open = false, lost = false, ended = false
     var nextDue: UInt64 = 0
     var lastAttempt: UInt64 = 0
+    var badBase: UInt64 = 0 // bad frames of the sources replaced by a reload
     var lastError = ""
 
     func event(_ e: DeviceMessage.Event, state: String, message: String? = nil, size: (Int, Int)? = nil) {
@@ -167,6 +169,7 @@ final class Pipeline: @unchecked Sendable {
 
       if let newSource {
         if open { source.close(); open = false; event(.closed, state: "closed", message: "source changed") }
+        badBase = monitor.withLock { badFrames }
         source = newSource
         lost = false; ended = false
       }
@@ -211,6 +214,7 @@ final class Pipeline: @unchecked Sendable {
         nextDue = max(nextDue + period, monotonicNs() - period)
       }
       let read: SourceRead
+      defer { let bad = badBase + source.badFrames; monitor.withLock { badFrames = bad } }
       do {
         read = try source.read()
       } catch {

@@ -303,12 +303,14 @@ final class Server {
   }
 
   func stats(for c: Client?) -> StatsMessage {
-    let (captureDropped, frames) = pipeline.monitor.withLock { (pipeline.captureDropped, pipeline.framesCaptured) }
+    let (captureDropped, badFrames, frames) = pipeline.monitor.withLock {
+      (pipeline.captureDropped, pipeline.badFrames, pipeline.framesCaptured)
+    }
     func stage(_ name: String, _ s: Samples) -> StageLatency {
       StageLatency(name: name, p50: s.percentile(0.5) * 1000, p99: s.percentile(0.99) * 1000)
     }
     return StatsMessage(
-      fps: fps(), frames: frames, captureDropped: captureDropped, clientDropped: clientDropped, clients: clients.count,
+      fps: fps(), frames: frames, captureDropped: captureDropped, badFrames: badFrames, clientDropped: clientDropped, clients: clients.count,
       watchers: watchers,
       latencyMs: [stage("capture", latency.capture), stage("queue", latency.queue), stage("infer", latency.infer),
                   stage("publish", latency.publish), stage("total", latency.total)],

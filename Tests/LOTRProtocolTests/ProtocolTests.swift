@@ -104,7 +104,7 @@ final class ProtocolTests: XCTestCase {
       .watch(WatchSettings(enable: true, format: .binary, rate: 10, pose: false)),
       .device(DeviceMessage(path: "/dev/video0", driver: "v4l2", state: "lost", event: .lost, message: "unplugged", width: 640, height: 480, fps: 30)),
       .devices([DeviceMessage(path: "synthetic", driver: "synthetic", state: "closed")]),
-      .stats(StatsMessage(fps: 29.5, frames: 100, captureDropped: 2, clientDropped: 3, clients: 4, watchers: 2,
+      .stats(StatsMessage(fps: 29.5, frames: 100, captureDropped: 2, badFrames: 5, clientDropped: 3, clients: 4, watchers: 2,
                           latencyMs: [StageLatency(name: "infer", p50: 4.5, p99: 9.25)], youDropped: 1, youQueued: 2, rssKB: 20000,
                           cpuSeconds: 1.5, uptime: 10)),
       .poll(active: 1, landmarks: [sample()]),

@@ -122,6 +122,9 @@ final class HostileInputTests: XCTestCase {
     guard case .device(let end)? = try c.next("DEVICE", timeout: 5) else { return XCTFail("no eof: \(d.log)") }
     XCTAssertEqual(end.event, .eof, "\(end)")
     XCTAssertTrue(d.log.contains("frame skipped"), d.log)
+    c.send("?STATS;\n")
+    guard case .stats(let st)? = try c.next("STATS") else { return XCTFail("no STATS") }
+    XCTAssertEqual(st.badFrames, 2, "the garbage file and the FIFO")
   }
 
   // 4. A model path that is a FIFO is refused at once (--check, start-up, and SIGHUP reload,
