@@ -18,8 +18,9 @@ struct LOTRQuantizeCommand: ParsableCommand {
       ReLU/ReLU6 fused, multi-head attention and LayerNorm recognised, and the graph laid out \
       NHWC; anything that cannot be mapped is an error naming the ONNX node.
 
-      --float writes the float model. Without it the model is to be calibrated and quantised \
-      to int8 (per-channel weights, per-tensor activations; not available yet). The output is \
+      --float writes the float model. Without it the model is calibrated on the faces of \
+      --calibration and quantised to int8 (per-channel weights, per-tensor activations; \
+      docs/QUANTIZATION.md), then checked against the float model. The output is \
       written atomically: on any error no file (and no partial file) is left at --output.
 
       Examples:

@@ -14,6 +14,40 @@ import CLOTRSystem
 /// }
 /// ```
 public final class LOTRClient: @unchecked Sendable {
+  /// The socket a client uses when told none: $LOTRD_SOCKET; else `lotrd.sock` in
+  /// `directory` (a lotrd started by hand); else the socket there of the camera units
+  /// (`/run/lotrd/<camera>.sock`): the only one, or video0's when there are several.
+  public static func defaultSocket(directory: String = "/run/lotrd",
+                                   environment: [String: String] = currentEnvironment()) -> String {
+    if let s = environment["LOTRD_SOCKET"], !s.isEmpty { return s }
+    let standalone = directory + "/lotrd.sock"
+    var st = stat()
+    if lstat(standalone, &st) == 0 { return standalone }
+    var sockets: [String] = []
+    if let dir = opendir(directory) {
+      while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name.hasSuffix(".sock") { sockets.append(name) }
+      }
+      closedir(dir)
+    }
+    sockets.sort()
+    if sockets.count == 1 { return directory + "/" + sockets[0] }
+    if sockets.contains("video0.sock") { return directory + "/video0.sock" }
+    return sockets.first.map { directory + "/" + $0 } ?? standalone
+  }
+
+  public static func currentEnvironment() -> [String: String] {
+    var out: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+      let s = String(cString: entry)
+      if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+      p += 1
+    }
+    return out
+  }
+
   /// The server's greeting.
   public let version: VersionMessage
   private let fd: Int32
@@ -22,7 +56,7 @@ public final class LOTRClient: @unchecked Sendable {
   private var buffer = [UInt8](repeating: 0, count: 65536)
 
   /// Connects and waits (at most `timeout` seconds) for VERSION; refuses another major.
-  public init(path: String = LOTRProto.defaultSocket, timeout: Double = 5) throws {
+  public init(path: String = LOTRClient.defaultSocket(), timeout: Double = 5) throws {
     var err = [CChar](repeating: 0, count: 256)
     fd = lotr_sys_unix_connect(path, &err, err.count)
     guard fd >= 0 else { throw ProtocolError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }

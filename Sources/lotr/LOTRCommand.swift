@@ -1,11 +1,13 @@
 import ArgumentParser
 import LOTR
+import LOTRProtocol
 
 @main
 struct LOTRCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "lotr",
     abstract: "Face landmarks with the int8 LOTR runtime.",
+    version: "lotr \(LOTRProto.release) (protocol \(LOTRProto.major).\(LOTRProto.minor))",
     subcommands: [RunCommand.self, EvalCommand.self, InfoCommand.self, BenchCommand.self, KernelsCommand.self, BenchKernelsCommand.self, VisionCommand.self, DevicesCommand.self, RecordCommand.self, WatchCommand.self, StatusCommand.self]
   )
 }

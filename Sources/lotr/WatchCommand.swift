@@ -46,9 +46,18 @@ struct WatchCommand: ParsableCommand {
     var seen = 0
     while let m = try client.next(timeout: timeout > 0 ? timeout : nil) {
       emit(m)
-      if case .landmarks = m {
+      switch m {
+      case .landmarks:
         seen += 1
         if count > 0 && seen >= count { return }
+      case .device(let d) where d.event == .error:
+        // The device cannot be used as configured (absent, busy, wrong format): lotrd keeps
+        // retrying, but a watch that waits for it would only wait.
+        throw WatchError(description: "device \(d.path): \(d.message ?? "error")")
+      case .device(let d) where d.event == .eof:
+        if count > 0 && seen < count { throw WatchError(description: "\(d.path) ended after \(seen) of \(count) results") }
+        return
+      default: break
       }
     }
     if timeout > 0 && (count == 0 || seen < count) { throw WatchError(description: "nothing from lotrd for \(timeout) s") }
@@ -107,8 +116,8 @@ struct StatusCommand: ParsableCommand {
 struct WatchError: Error, CustomStringConvertible { var description: String }
 
 enum ProcessEnvironment {
-  /// $LOTRD_SOCKET, else the default socket.
-  static var socket: String { getenv("LOTRD_SOCKET").map { String(cString: $0) } ?? LOTRProto.defaultSocket }
+  /// $LOTRD_SOCKET, else the socket lotrd or its units serve (LOTRClient.defaultSocket).
+  static var socket: String { LOTRClient.defaultSocket() }
 }
 
 private func format(_ v: Double, _ decimals: Int) -> String {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import LOTR
 import LOTRProtocol
 
@@ -6,7 +9,7 @@ import LOTRProtocol
 /// EnvironmentFile=), then command-line flags.
 struct Config: Equatable {
   var source = "/dev/video0"
-  var model = "/usr/local/share/lotr/models/lotr-m-68.lotr"
+  var model = Config.installedModel
   var socket = LOTRProto.defaultSocket
   var group = ""
   var socketMode: UInt32 = 0o660
@@ -35,6 +38,20 @@ struct Config: Equatable {
     let show: (Config) -> String
     var env: String { "LOTRD_" + name.uppercased().replacingOccurrences("-", "_") }
   }
+
+  /// The shipped model where an install puts it beside this binary: PREFIX/bin/lotrd reads
+  /// PREFIX/share/lotr/models/lotr-m-68.lotr, so /usr and /usr/local both work unconfigured.
+  static let installedModel: String = {
+    var buf = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+    var prefix = "/usr/local"
+    if n > 0 {
+      let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      var parts = exe.split(separator: "/").dropLast() // the binary's directory
+      if parts.last == "bin" { parts = parts.dropLast(); prefix = "/" + parts.joined(separator: "/") }
+    }
+    return (prefix == "/" ? "" : prefix) + "/share/lotr/models/lotr-m-68.lotr"
+  }()
 
   static let options: [Option] = [
     Option(name: "source", metavar: "SPEC", help: """

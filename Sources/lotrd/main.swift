@@ -47,6 +47,8 @@ if !config.group.isEmpty {
   if groupID < 0 { fail("invalid configuration: unknown group '\(config.group)'", code: 2) }
 }
 if action == .check {
+  // A camera is opened (and closed) too: a missing or busy device fails the check.
+  do { _ = try source.open(); source.close() } catch { fail("invalid configuration: source \(config.source): \(error)", code: 2) }
   print("configuration OK: model \(model.metadata.name) (\(model.metadata.landmarkCount) points), source \(source.driver) \(source.path)")
   exit(0)
 }

@@ -145,6 +145,9 @@ final class ModelFileTests: XCTestCase {
     expectRejected(Array(good.prefix(63)), containing: "shorter than the 64-byte header")
     var b = good; b[0] = UInt8(ascii: "X")
     expectRejected(b, containing: "bad magic")
+    let onnx = try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("../Fixtures/onnx/conv_bn.onnx").standardized)
+    expectRejected(Array(onnx), containing: "this looks like an ONNX model; convert it with lotr-quantize")
     b = good; b[8] = 2
     expectRejected(b, containing: "format version 2.0 is not supported")
     b = good; b[20] ^= 1

@@ -19,6 +19,26 @@ import struct
 
 PROTO_MAJOR = 1
 DEFAULT_SOCKET = "/run/lotrd/lotrd.sock"
+
+
+def default_socket(directory="/run/lotrd", environ=None):
+    """$LOTRD_SOCKET; else lotrd.sock in `directory` (lotrd started by hand); else the
+    socket there of the camera units (<camera>.sock): the only one, or video0's."""
+    env = os.environ if environ is None else environ
+    if env.get("LOTRD_SOCKET"):
+        return env["LOTRD_SOCKET"]
+    standalone = os.path.join(directory, "lotrd.sock")
+    if os.path.lexists(standalone):
+        return standalone
+    try:
+        socks = sorted(n for n in os.listdir(directory) if n.endswith(".sock"))
+    except OSError:
+        socks = []
+    if len(socks) == 1:
+        return os.path.join(directory, socks[0])
+    if "video0.sock" in socks:
+        return os.path.join(directory, "video0.sock")
+    return os.path.join(directory, socks[0]) if socks else standalone
 _HEADER = struct.Struct("<IBBH")            # payload length, kind, proto major, reserved
 _LANDMARKS = struct.Struct("<QQqHHHHHH")     # seq, mono_ns, wall_ns, width, height, faces, points, face_bytes, reserved
 _FACE = struct.Struct("<If4f3f")             # id, score, box[4], yaw, pitch, roll
@@ -32,7 +52,7 @@ class ProtocolError(Exception):
 
 class LotrClient:
     def __init__(self, path=None, timeout=5.0):
-        self.path = path or os.environ.get("LOTRD_SOCKET", DEFAULT_SOCKET)
+        self.path = path or default_socket()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self._buf = bytearray()

@@ -78,6 +78,18 @@ def golden():
 
 
 class ClientTests(unittest.TestCase):
+    def test_default_socket_finds_the_units_socket(self):
+        with tempfile.TemporaryDirectory() as run:
+            found = lambda env={}: lotr_client.default_socket(run, env)
+            self.assertEqual(found(), os.path.join(run, "lotrd.sock"))
+            open(os.path.join(run, "video2.sock"), "w").close()
+            self.assertEqual(found(), os.path.join(run, "video2.sock"))
+            open(os.path.join(run, "video0.sock"), "w").close()
+            self.assertEqual(found(), os.path.join(run, "video0.sock"))
+            open(os.path.join(run, "lotrd.sock"), "w").close()
+            self.assertEqual(found(), os.path.join(run, "lotrd.sock"))
+            self.assertEqual(found({"LOTRD_SOCKET": "/x.sock"}), "/x.sock")
+
     def test_json_stream(self):
         msgs = golden()
         server = FakeServer(msgs + [{"class": "NEWTHING", "x": 1}])

@@ -45,7 +45,14 @@ struct Parser {
     guard bytes.count >= ModelFormat.headerSize else {
       throw fail("file is \(bytes.count) bytes, shorter than the 64-byte header")
     }
-    guard Array(bytes[0..<8]) == ModelFormat.magic else { throw fail("not a .lotr model file (bad magic)") }
+    guard Array(bytes[0..<8]) == ModelFormat.magic else {
+      // An ONNX file is a protobuf ModelProto: ir_version first (tag 0x08, a small varint),
+      // then a length-delimited field (producer_name, ..., graph).
+      if bytes[0] == 0x08, (3...20).contains(bytes[1]), [0x12, 0x1A, 0x22, 0x2A, 0x3A, 0x42].contains(bytes[2]) {
+        throw fail("not a .lotr model file (bad magic): this looks like an ONNX model; convert it with lotr-quantize --onnx FILE --output FILE.lotr")
+      }
+      throw fail("not a .lotr model file (bad magic)")
+    }
     let major = try u16(8), minor = try u16(10)
     guard major == ModelFormat.versionMajor else {
       throw fail("format version \(major).\(minor) is not supported (this runtime reads \(ModelFormat.versionMajor).x)")
