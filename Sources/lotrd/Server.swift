@@ -150,7 +150,7 @@ final class Server {
       pipeline.monitor.withLock { pipeline.mainBeat = monotonicNs() }
 
       if revents[0] != 0 { handleSignals() }
-      if revents[1] != 0 { lotr_sys_eventfd_drain(pipeline.wakeFD); drainPipeline() }
+      if revents[1] != 0 { lotr_sys_eventfd_drain(pipeline.wakeFD); drainPipeline(); finishReload() }
       // Clients before accepting, so that departures free their slots first.
       let polled = clients
       for (k, c) in polled.enumerated() where fds.count > 3 + k && fds[3 + k] == c.fd {
@@ -399,44 +399,87 @@ final class Server {
     }
   }
 
+  /// What a reload thread prepared, for the socket loop to apply.
+  struct PreparedReload {
+    var config: Config
+    var model: LandmarkModel
+    var source: DaemonSource?
+  }
+  let reloadMonitor = Monitor()
+  var reloadThread: SystemThread?
+  var reloadDone = false // under reloadMonitor
+  var reloadPrepared: PreparedReload? // under reloadMonitor
+
   /// SIGHUP: re-reads the settings (same flags, the config file again) and reloads the
-  /// model; a model that fails to load or to run keeps the old one in service.
+  /// model; a model that fails to load or to run keeps the old one in service. The reading,
+  /// validating and test run happen on a thread of their own, so a slow disk or a large
+  /// model never stalls the socket loop; the socket loop swaps the result in.
   func reload() {
-    Log.notice("SIGHUP: reloading configuration and model")
-    _ = lotr_sys_notify("RELOADING=1")
-    defer { _ = lotr_sys_notify("READY=1") }
-    let newConfig: Config
-    do {
-      (newConfig, _) = try Config.load(arguments: configArguments, environment: environment())
-    } catch {
-      Log.error("reload: invalid configuration, keeping the old one: \(error)")
+    guard reloadThread == nil else {
+      Log.warning("SIGHUP: a reload is already in progress; ignored")
       return
     }
-    if newConfig.socket != config.socket || newConfig.group != config.group || newConfig.socketMode != config.socketMode {
+    Log.notice("SIGHUP: reloading configuration and model")
+    _ = lotr_sys_notify("RELOADING=1")
+    let arguments = configArguments, current = config, env = environment(), wake = pipeline.wakeFD
+    let currentModel = pipeline.modelInfo.name
+    reloadThread = SystemThread { [reloadMonitor] in
+      let prepared = Server.prepareReload(arguments: arguments, environment: env, current: current, currentModel: currentModel)
+      reloadMonitor.withLock { self.reloadPrepared = prepared; self.reloadDone = true }
+      lotr_sys_eventfd_signal(wake)
+    }
+  }
+
+  /// Runs on the reload thread: the new settings, model and (if it changed) source, or nil.
+  static func prepareReload(arguments: [String], environment: [String: String], current: Config,
+                            currentModel: String) -> PreparedReload? {
+    let newConfig: Config
+    do {
+      (newConfig, _) = try Config.load(arguments: arguments, environment: environment)
+    } catch {
+      Log.error("reload: invalid configuration, keeping the old one: \(error)")
+      return nil
+    }
+    if newConfig.socket != current.socket || newConfig.group != current.group || newConfig.socketMode != current.socketMode {
       Log.warning("reload: socket settings change only on restart")
     }
     let model: LandmarkModel
     do {
       model = try loadAndValidateModel(newConfig)
     } catch {
-      Log.error("reload: \(error); keeping model \(pipeline.modelInfo.name)")
-      return
+      Log.error("reload: \(error); keeping model \(currentModel)")
+      return nil
     }
     var source: DaemonSource? = nil
-    if newConfig.source != config.source || newConfig.width != config.width || newConfig.height != config.height {
+    if newConfig.source != current.source || newConfig.width != current.width || newConfig.height != current.height {
       do { source = try FrameSources.make(newConfig) } catch {
         Log.error("reload: \(error); keeping the old source")
       }
     }
-    Log.level = newConfig.logLevel
-    config = newConfig
-    pipeline.apply(config: newConfig, model: model, source: source)
-    let info = ModelInfo(name: model.metadata.name, landmarks: model.metadata.landmarkCount, scheme: model.metadata.landmarkScheme)
+    return PreparedReload(config: newConfig, model: model, source: source)
+  }
+
+  /// On the socket loop, after the reload thread signalled: apply what it prepared.
+  func finishReload() {
+    guard let thread = reloadThread else { return }
+    let (done, prepared) = reloadMonitor.withLock { (reloadDone, reloadPrepared) }
+    guard done else { return }
+    thread.join()
+    reloadThread = nil
+    reloadMonitor.withLock { reloadDone = false; reloadPrepared = nil }
+    defer { _ = lotr_sys_notify("READY=1") }
+    guard let prepared else { return }
+    Log.level = prepared.config.logLevel
+    config = prepared.config
+    pipeline.apply(config: prepared.config, model: prepared.model, source: prepared.source)
+    let m = prepared.model.metadata
+    let info = ModelInfo(name: m.name, landmarks: m.landmarkCount, scheme: m.landmarkScheme)
     for c in clients { c.enqueue(.version(VersionMessage(model: info))); _ = c.flush() }
-    Log.notice("reload: model \(info.name) (\(info.landmarks) points), \(newConfig.threads) threads")
+    Log.notice("reload: model \(info.name) (\(info.landmarks) points), \(prepared.config.threads) threads")
   }
 
   func shutdown() {
+    reloadThread?.join() // bounded: a regular file is read and the model run once
     _ = lotr_sys_notify("STOPPING=1")
     for c in clients { _ = c.flush(); _ = lotr_sys_close(c.fd) }
     clients.removeAll()
