@@ -53,6 +53,12 @@ struct LOTRQuantizeCommand: ParsableCommand {
   @Option(name: .long, help: ArgumentHelp("Faces with landmarks.csv to measure NME on (float vs int8 vs ground truth).", valueName: "folder"))
   var validation: String?
 
+  @Option(name: .long, help: ArgumentHelp("Only these validation images: a file of names, one per line (e.g. training/splits/300w-val.txt).", valueName: "file"))
+  var validationList: String?
+
+  @Flag(name: .shortAndLong, help: "No progress lines on stderr (they are shown only on a terminal anyway).")
+  var quiet = false
+
   @Option(name: .long, help: "Activation ranges: minmax, or percentile (with --percentile).")
   var method: String = "minmax"
 
@@ -95,14 +101,16 @@ struct LOTRQuantizeCommand: ParsableCommand {
       return
     }
 
-    let progress = ProgressLine()
-    let only = try calibrationList.map { path -> Set<String> in
-      guard let text = FaceSet.readText(path) else { throw CommandError("cannot read --calibration-list \(path)") }
+    let progress = ProgressLine(enabled: !quiet)
+    func names(_ path: String, _ flag: String) throws -> Set<String> {
+      guard let text = FaceSet.readText(path) else { throw CommandError("cannot read \(flag) \(path)") }
       return Set(text.split(whereSeparator: \.isNewline).map { String($0).filter { $0 != " " } }.filter { !$0.isEmpty })
     }
+    let only = try calibrationList.map { try names($0, "--calibration-list") }
     let calibrationSet = try FaceSet.load(folder: calibration!, limit: limit, only: only) { progress.show("loading calibration faces", $0, $1) }
+    let validationOnly = try validationList.map { try names($0, "--validation-list") }
     let validationSet = try validation.map { folder in
-      try FaceSet.load(folder: folder) { progress.show("loading validation faces", $0, $1) }
+      try FaceSet.load(folder: folder, only: validationOnly) { progress.show("loading validation faces", $0, $1) }
     }
     var settings = QuantizationRun.Settings(kernels: try KernelPath.default())
     settings.options = Int8Quantizer.Options(method: method == "minmax" ? .minMax : .percentile(percentile),
@@ -121,16 +129,30 @@ struct LOTRQuantizeCommand: ParsableCommand {
   }
 }
 
-/// A one-line progress bar on stderr (only when stderr is a terminal).
+/// A one-line progress bar with the time left on stderr (only when stderr is a terminal,
+/// and not with --quiet), so a pipe or a log file gets the report alone.
 final class ProgressLine {
-  let enabled = isatty(2) != 0
+  let enabled: Bool
   var last = ""
+  var stage = ""
+  var stageStart = 0.0
+
+  init(enabled: Bool = true) { self.enabled = enabled && isatty(2) != 0 }
 
   func show(_ what: String, _ done: Int, _ total: Int) {
     guard enabled else { return }
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    let now = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    if what != stage { stage = what; stageStart = now }
     let width = 30
-    let filled = total > 0 ? width * done / total : width
-    let line = "\r\(what) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total)"
+    let filled = total > 0 ? width * min(done, total) / total : width
+    var eta = ""
+    if done > 0 && done < total {
+      let left = Int(((now - stageStart) / Double(done) * Double(total - done)).rounded())
+      eta = left >= 60 ? ", \(left / 60) min \(left % 60) s left" : ", \(left) s left"
+    }
+    let line = "\r\(what) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total)\(eta)\u{1B}[K"
     if line == last { return }
     last = line
     var text = line + (done == total ? "\n" : "")
