@@ -1,7 +1,7 @@
 """A client for lotrd, the lotr-edge landmark daemon (docs/PROTOCOL.md), standard library only.
 
     from lotr_client import LotrClient
-    with LotrClient() as c:                       # /run/lotrd/lotrd.sock or $LOTRD_SOCKET
+    with LotrClient() as c:                       # $LOTRD_SOCKET, else the one under /run/lotrd
         print(c.version["model"])
         for msg in c.watch():                     # dicts, as in the JSON protocol
             if msg["class"] == "LANDMARKS":
