@@ -9,6 +9,8 @@ let package = Package(
   products: [
     .executable(name: "lotr", targets: ["lotr"]),
     .library(name: "LOTR", targets: ["LOTR"]),
+    // For outside packages: `.product(name: "LOTRClient", package: "lotr-edge")` (docs/PROTOCOL.md).
+    .library(name: "LOTRClient", targets: ["LOTRClient"]),
     .executable(name: "lotrd", targets: ["lotrd"]),
     .executable(name: "lotr-mqtt", targets: ["lotr-mqtt"]),
   ],
