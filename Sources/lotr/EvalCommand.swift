@@ -28,20 +28,25 @@ struct EvalCommand: ParsableCommand {
   @Flag(help: "One JSON object instead of text.")
   var json = false
 
+  @Flag(name: .shortAndLong, help: "No progress line on stderr (shown only on a terminal anyway).")
+  var quiet = false
+
   func run() throws {
     let only = try list.map { path -> Set<String> in
       guard let text = FaceSet.readText(path) else { throw ValidationError("cannot read --list \(path)") }
       return Set(text.split(whereSeparator: \.isNewline).map { String($0).filter { $0 != " " } }.filter { !$0.isEmpty })
     }
-    let set = try FaceSet.load(folder: data, only: only)
+    let progress = ProgressLine(enabled: !quiet)
+    let set = try FaceSet.load(folder: data, only: only) { progress.show("loading faces", $0, $1) }
     let faces = set.faces.filter { $0.landmarks != nil }
     guard !faces.isEmpty else { throw ValidationError("no faces with ground truth in \(data) (landmarks.csv)") }
     let landmarkModel = try LandmarkModel(path: model, threads: threads)
     guard faces[0].landmarks!.count == landmarkModel.metadata.landmarkCount else {
       throw ValidationError("the data has \(faces[0].landmarks!.count) points per face, the model \(landmarkModel.metadata.landmarkCount)")
     }
-    let nmes = faces.map { face in
-      LandmarkError.nme(landmarkModel.landmarks(in: face.image, box: face.box), face.landmarks!)
+    let nmes = faces.enumerated().map { i, face in
+      defer { progress.show("evaluating", i + 1, faces.count) }
+      return LandmarkError.nme(landmarkModel.landmarks(in: face.image, box: face.box), face.landmarks!)
     }
     let mean = nmes.reduce(0, +) / Float(nmes.count)
     let (auc08, fr08) = Evaluation.aucAndFailureRate(nmes, threshold: 0.08)
