@@ -55,8 +55,9 @@ struct Config: Equatable {
 
   static let options: [Option] = [
     Option(name: "source", metavar: "SPEC", help: """
-      Frames: a V4L2 device (/dev/video0), a folder of JPEG/PNG frames played in name \
-      order, or `synthetic` (a generated test pattern).
+      Frames: a V4L2 device (/dev/video0), a clip (.lclip), a folder of JPEG/PNG frames \
+      played in name order, `yuv420:FIFO` or `mjpeg:FIFO` (a camera tool's stream of \
+      --width x --height frames, e.g. rpicam-vid for a Pi Camera Module), or `synthetic`.
       """, apply: { c, v in guard !v.isEmpty else { throw DaemonError("is empty") }; c.source = v }, show: { $0.source }),
     Option(name: "model", metavar: "FILE", help: "The int8 .lotr model.", apply: { c, v in c.model = v }, show: { $0.model }),
     Option(name: "socket", metavar: "PATH", help: "The UNIX socket to serve (ignored under socket activation).",

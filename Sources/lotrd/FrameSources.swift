@@ -59,12 +59,16 @@ enum FrameSources {
       // error/lost to watchers and retried, as after an unplug.
       return CameraSource(config: config)
     }
+    for codec in [PipeStreamSource.Codec.yuv420, .mjpeg] where spec.hasPrefix(codec.rawValue + ":") {
+      return PipeSource(path: String(spec.dropFirst(codec.rawValue.count + 1)), codec: codec,
+                        width: config.width, height: config.height)
+    }
     if fileExists(spec, directory: true) { return try ImageFolderSource(directory: spec) }
     if fileExists(spec, directory: false) {
       _ = try ClipReader(path: spec) // validate the header now: a bad file is a configuration error
       return ClipFileSource(path: spec, loop: config.loop)
     }
-    throw DaemonError("source \(spec) is not a device, a clip (.lclip), a folder of frames, or 'synthetic'")
+    throw DaemonError("source \(spec) is not a device, a clip (.lclip), a folder of frames, yuv420:FIFO, mjpeg:FIFO, or 'synthetic'")
   }
 }
 
@@ -262,4 +266,43 @@ final class ClipFileSource: DaemonSource {
     clip?.close()
     clip = nil
   }
+}
+
+/// A camera tool's stream on a FIFO (`--source yuv420:PATH` or `mjpeg:PATH`, frames of
+/// --width x --height): the Raspberry Pi Camera Module through rpicam-vid (docs/CAMERAS.md).
+/// Paced by its writer; a writer that goes away is DEVICE lost until one opens it again.
+final class PipeSource: DaemonSource {
+  let path: String
+  let codec: PipeStreamSource.Codec
+  let width: Int, height: Int
+  var driver: String { "pipe-\(codec.rawValue)" }
+  var pacedByDaemon: Bool { false }
+  private var stream: PipeStreamSource?
+  private var count: UInt64 = 0
+
+  init(path: String, codec: PipeStreamSource.Codec, width: Int, height: Int) {
+    self.path = path; self.codec = codec; self.width = width; self.height = height
+  }
+
+  func open() throws -> (width: Int, height: Int) {
+    stream = try PipeStreamSource(path: path, codec: codec, width: width, height: height, output: .rgb8)
+    return (width, height)
+  }
+
+  func read() throws -> SourceRead {
+    guard let stream else { return .ended }
+    switch try stream.next(timeout: 0.5) {
+    case .frame(let f):
+      count += 1
+      let mono = UInt64(f.timestampNs), wall = lotr_sys_realtime_ns()
+      return .frame(Frame(image: f.rgbImage, index: count, monoNs: mono, wallNs: wall, captureSeconds: 0))
+    case .timedOut: return .idle
+    case .ended: return .ended
+    case .event(.disconnected(let reason)): return .lost(reason)
+    case .event(.reconnected(let description)): return .recovered(description)
+    }
+  }
+
+  func rewind() {}
+  func close() { stream?.close(); stream = nil }
 }

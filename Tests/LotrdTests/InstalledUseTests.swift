@@ -1,5 +1,6 @@
 import CLOTRSystem
 import Foundation
+import LOTR
 import LOTRClient
 import XCTest
 
@@ -89,5 +90,47 @@ final class InstalledUseTests: XCTestCase {
     FileManager.default.createFile(atPath: run + "/lotrd.sock", contents: nil)
     XCTAssertEqual(found(), run + "/lotrd.sock", "a standalone lotrd")
     XCTAssertEqual(found(["LOTRD_SOCKET": "/elsewhere.sock"]), "/elsewhere.sock")
+  }
+
+  /// The Pi Camera Module route: rpicam-vid writing I420 or MJPEG into a FIFO that lotrd
+  /// reads (`--source yuv420:FIFO` / `mjpeg:FIFO`). Here a thread plays rpicam-vid.
+  func testCameraToolStreamOverAFIFO() throws {
+    let (w, h) = (64, 48)
+    let jpegPath = dir + "/frame.jpg"
+    var image = RGBImage(width: w, height: h, fill: (120, 110, 100))
+    image.dot(32, 24, radius: 10, color: (230, 200, 180))
+    try image.write(to: jpegPath, quality: 90)
+    let jpeg = Array(try Data(contentsOf: URL(fileURLWithPath: jpegPath)))
+    let i420 = [UInt8](repeating: 128, count: w * h * 3 / 2)
+    for (codec, frame) in [("yuv420", i420), ("mjpeg", jpeg)] {
+      let fifo = dir + "/picam-\(codec).fifo"
+      XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+      let d = try Daemon(["--model", model, "--socket", socket, "--source", "\(codec):\(fifo)", "--width", "\(w)", "--height", "\(h)",
+                          "--detector", "none"], socket: socket, dir: dir)
+      let c = try RawClient(socket)
+      c.send("?WATCH={\"enable\":true};\n")
+      let writer = Thread {
+        let fd = open(fifo, O_WRONLY) // blocks until lotrd opens its end
+        guard fd >= 0 else { return }
+        for _ in 0..<30 {
+          // Split each frame in two writes: frames need not arrive in one piece.
+          let half = frame.count / 2
+          _ = frame[0..<half].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+          _ = frame[half...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+          usleep(20_000)
+        }
+        close(fd)
+      }
+      writer.start()
+      let got = try c.landmarks(count: 10, timeout: 10)
+      XCTAssertEqual(got.count, 10, "\(codec): \(d.log)")
+      XCTAssertEqual(got.first?.width, w)
+      guard case .device(let lost)? = try c.next("DEVICE", timeout: 10) else { return XCTFail("\(codec): no DEVICE lost: \(d.log)") }
+      XCTAssertEqual(lost.event, .lost, "\(lost)")
+      XCTAssertTrue(lost.message?.contains("closed") ?? false, "\(lost)")
+      d.stop()
+      c.close()
+      unlink(socket)
+    }
   }
 }
