@@ -48,6 +48,8 @@ for m in "$repo"/models/*.lotr; do
   [ -e "$m" ] && put 0644 "$m" "$PREFIX/share/lotr/models/$(basename "$m")"
 done
 put 0644 "$repo/clients/python/lotr_client.py" "$PREFIX/share/lotr/clients/python/lotr_client.py"
+put 0644 "$repo/clients/python/pyproject.toml" "$PREFIX/share/lotr/clients/python/pyproject.toml"
+put 0644 "$repo/clients/python/README.md" "$PREFIX/share/lotr/clients/python/README.md"
 put 0755 "$repo/clients/python/examples/blink_and_pose.py" "$PREFIX/share/lotr/clients/python/examples/blink_and_pose.py"
 put 0644 "$repo/docs/PROTOCOL.md" "$PREFIX/share/doc/lotr/PROTOCOL.md"
 put 0644 "$repo/docs/MQTT.md" "$PREFIX/share/doc/lotr/MQTT.md"
