@@ -18,7 +18,7 @@ public final class LOTRClient: @unchecked Sendable {
   /// `directory` (a lotrd started by hand); else the socket there of the camera units
   /// (`/run/lotrd/<camera>.sock`): the only one, or video0's when there are several.
   public static func defaultSocket(directory: String = "/run/lotrd",
-                                   environment: [String: String] = currentEnvironment()) -> String {
+                                   environment: [String: String] = processEnvironment()) -> String {
     if let s = environment["LOTRD_SOCKET"], !s.isEmpty { return s }
     let standalone = directory + "/lotrd.sock"
     var st = stat()
@@ -35,17 +35,6 @@ public final class LOTRClient: @unchecked Sendable {
     if sockets.count == 1 { return directory + "/" + sockets[0] }
     if sockets.contains("video0.sock") { return directory + "/video0.sock" }
     return sockets.first.map { directory + "/" + $0 } ?? standalone
-  }
-
-  public static func currentEnvironment() -> [String: String] {
-    var out: [String: String] = [:]
-    var p = environ
-    while let entry = p.pointee {
-      let s = String(cString: entry)
-      if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-      p += 1
-    }
-    return out
   }
 
   /// The server's greeting.

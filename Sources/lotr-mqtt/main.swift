@@ -23,7 +23,7 @@ guard signals >= 0 else { fputs("lotr-mqtt: signal setup failed\n", stderr); exi
 let settings: Settings
 let broker: Broker
 do {
-  settings = try Settings.parse(arguments: arguments, environment: ProcessEnvironment.all())
+  settings = try Settings.parse(arguments: arguments, environment: processEnvironment())
   broker = try Broker(settings: settings, password: try settings.password())
 } catch {
   fputs("lotr-mqtt: \(error)\n", stderr)

@@ -421,7 +421,7 @@ final class Server {
     }
     Log.notice("SIGHUP: reloading configuration and model")
     _ = lotr_sys_notify("RELOADING=1")
-    let arguments = configArguments, current = config, env = environment(), wake = pipeline.wakeFD
+    let arguments = configArguments, current = config, env = processEnvironment(), wake = pipeline.wakeFD
     let currentModel = pipeline.modelInfo.name
     reloadThread = SystemThread { [reloadMonitor] in
       let prepared = Server.prepareReload(arguments: arguments, environment: env, current: current, currentModel: currentModel)

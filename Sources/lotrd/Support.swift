@@ -103,18 +103,6 @@ struct Samples {
   }
 }
 
-/// The process environment as a dictionary.
-func environment() -> [String: String] {
-  var out: [String: String] = [:]
-  var p = environ
-  while let entry = p.pointee {
-    let s = String(cString: entry)
-    if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-    p += 1
-  }
-  return out
-}
-
 func fileExists(_ path: String, directory: Bool? = nil) -> Bool {
   var st = stat()
   guard stat(path, &st) == 0 else { return false }

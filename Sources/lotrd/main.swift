@@ -16,7 +16,7 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 let config: Config
 let action: Config.Action
 do {
-  (config, action) = try Config.load(arguments: arguments, environment: environment())
+  (config, action) = try Config.load(arguments: arguments, environment: processEnvironment())
 } catch {
   fail("invalid configuration: \(error)", code: 2)
 }
