@@ -37,6 +37,13 @@ func makeTinyModel(landmarks n: Int = 5) -> ModelBuilder {
 }
 
 final class ModelFileTests: XCTestCase {
+  /// A fresh directory under the temp dir; the caller removes it.
+  private func scratchDirectory() throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lotr-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+  }
+
   func testRoundTrip() throws {
     let bytes = try makeTinyModel().serialize()
     XCTAssertEqual(bytes.count % 64, 0)
@@ -57,8 +64,7 @@ final class ModelFileTests: XCTestCase {
   }
 
   func testWriteIsAtomicAndMapped() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lotr-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let dir = try scratchDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("m.lotr").path
     try makeTinyModel().write(to: path)
@@ -85,8 +91,7 @@ final class ModelFileTests: XCTestCase {
       XCTAssertTrue("\(error)".contains("not a regular file"), "\(error)")
     }
     // Neither waited on (a FIFO with no writer blocks a plain open) nor read (/dev/zero).
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lotr-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let dir = try scratchDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let fifo = dir.appendingPathComponent("model.lotr").path
     XCTAssertEqual(mkfifo(fifo, 0o600), 0)
@@ -99,8 +104,7 @@ final class ModelFileTests: XCTestCase {
   /// The running model is a private copy: truncating the file (SIGBUS under a mapping) or
   /// rewriting it in place changes nothing until it is opened again.
   func testFileChangesDoNotReachAnOpenModel() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lotr-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let dir = try scratchDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("m.lotr").path
     try makeTinyModel().write(to: path)
