@@ -153,35 +153,35 @@ struct Emitter {
     if role == .activation, let t = conversions[cacheKey]?[layout] { return t }
     let fullRank = e.shape.count
     guard fullRank <= ModelFormat.maxRank else { throw ImportError("value '\(onnx)' has rank \(fullRank) > 4 and cannot be laid out in .lotr") }
-    var steps: [(Op, [Int], [ModelBuilder.Attribute])] = [] // op, output shape, attributes
+    var steps: [(any OpAttributes, [Int])] = [] // op, output shape
     var cur = e.layout
     if cur.perm != layout.perm {
       let q = layout.perm.map { cur.perm.firstIndex(of: $0)! } // physical out axis i reads in axis q[i]
       if cur.squeezed, layout.squeezed, q[0] == 0 {
         let reduced = q.dropFirst().map { $0 - 1 }
-        steps.append((.transpose, layout.physical(e.shape), (0..<4).map { .int(Int32($0 < reduced.count ? reduced[$0] : $0)) }))
+        steps.append((OpSchema.Transpose(perm: Array(reduced)), layout.physical(e.shape)))
         cur = layout
       } else {
         if cur.squeezed {
           cur.squeezed = false
-          steps.append((.reshape, cur.physical(e.shape), []))
+          steps.append((OpSchema.Reshape(), cur.physical(e.shape)))
         }
         let target = Layout(perm: layout.perm, squeezed: false)
-        steps.append((.transpose, target.physical(e.shape), (0..<4).map { .int(Int32($0 < q.count ? q[$0] : $0)) }))
+        steps.append((OpSchema.Transpose(perm: q), target.physical(e.shape)))
         cur = target
       }
     }
     if cur.squeezed != layout.squeezed {
-      steps.append((.reshape, layout.physical(e.shape), []))
+      steps.append((OpSchema.Reshape(), layout.physical(e.shape)))
     }
-    if steps.isEmpty { steps.append((.reshape, layout.physical(e.shape), [])) } // only the role differs
+    if steps.isEmpty { steps.append((OpSchema.Reshape(), layout.physical(e.shape))) } // only the role differs
     var input = e.tensor
     for (k, step) in steps.enumerated() {
       let last = k == steps.count - 1
-      let tname = unique(last && name != nil ? name! : onnx + ":" + (last ? layout.tag : "\(step.0)".lowercased()))
+      let tname = unique(last && name != nil ? name! : onnx + ":" + (last ? layout.tag : "\(step.0.op)".lowercased()))
       let out = g.addTensor(tname, step.1, role: last ? role : .activation, onnxValue: onnx)
-      g.addNode(step.0, unique(onnx + "/" + (step.0 == .transpose ? "transpose" : "reshape")), inputs: [input], outputs: [out],
-                attributes: step.2, onnxNodes: [])
+      g.addNode(step.0, unique(onnx + "/" + (step.0.op == .transpose ? "transpose" : "reshape")), inputs: [input], outputs: [out],
+                onnxNodes: [])
       input = out
     }
     if role == .activation { conversions[cacheKey, default: [:]][layout] = input }
@@ -228,9 +228,8 @@ struct Emitter {
       let xt = try convert(x, to: .nhwc)
       let (k, strides, pads) = try a.poolGeometry(n, input: [x.shape[2], x.shape[3]])
       let y = define(out, layout: .nhwc)
-      g.addNode(.maxPool, unique(n.displayName), inputs: [xt], outputs: [y.tensor],
-                attributes: [k[0], k[1], strides[0], strides[1], pads[0], pads[1], pads[2], pads[3]].map { .int(Int32($0)) },
-                onnxNodes: [n.name])
+      let window = Window2D(kernel: (k[0], k[1]), stride: (strides[0], strides[1]), pads: (pads[0], pads[1], pads[2], pads[3]))
+      g.addNode(OpSchema.MaxPool(window), unique(n.displayName), inputs: [xt], outputs: [y.tensor], onnxNodes: [n.name])
 
     case "BatchNormalization":
       throw ImportError.node(n, "a BatchNormalization is only supported right after a Conv/ConvTranspose that nothing else reads (it is folded into it)")
@@ -245,14 +244,14 @@ struct Emitter {
       let x = try activation(ins[0], n)
       let y = define(out, layout: x.layout)
       switch n.opType {
-      case "Relu": g.addNode(.relu, unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
-      case "Sigmoid": g.addNode(.sigmoid, unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
+      case "Relu": g.addNode(OpSchema.ReLU(), unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
+      case "Sigmoid": g.addNode(OpSchema.Sigmoid(), unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
       case "Gelu":
         guard (n.string("approximate") ?? "none") == "none" else { throw ImportError.node(n, "only the exact (erf) GELU is supported") }
-        g.addNode(.gelu, unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
+        g.addNode(OpSchema.GELU(), unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
       default:
         let (lo, hi) = try a.clipBounds(n)
-        g.addNode(.clamp, unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], attributes: [.float(lo), .float(hi)], onnxNodes: [n.name])
+        g.addNode(OpSchema.Clamp(ActivationClamp(lo, hi)), unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
       }
 
     case "Identity", "Dropout", "Cast", "Expand":
@@ -270,7 +269,7 @@ struct Emitter {
     case "Softmax":
       let x = try lastAxisLast(try activation(ins[0], n))
       let y = define(out, layout: x.layout)
-      g.addNode(.softmax, unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
+      g.addNode(OpSchema.Softmax(), unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
 
     case "Transpose":
       let x = try activation(ins[0], n)
@@ -354,14 +353,11 @@ struct Emitter {
     let wid = constantTensor(base + ".weight", weight.shape, weight.floats)
     let bid = constantTensor(base + ".bias", [cout], bias)
     let y = define(outName, layout: .nhwc)
-    let geometry: [ModelBuilder.Attribute] = [kernel[0], kernel[1], strides[0], strides[1], pads[0], pads[1], pads[2], pads[3]].map { .int(Int32($0)) }
-    if transposed {
-      g.addNode(.deconv2d, unique(n.displayName), inputs: [xt, wid, bid], outputs: [y.tensor],
-                attributes: geometry + [.float(lo), .float(hi)], onnxNodes: merged)
-    } else {
-      g.addNode(.conv2d, unique(n.displayName), inputs: [xt, wid, bid], outputs: [y.tensor],
-                attributes: geometry + [.int(Int32(groups)), .float(lo), .float(hi)], onnxNodes: merged)
-    }
+    let window = Window2D(kernel: (kernel[0], kernel[1]), stride: (strides[0], strides[1]), pads: (pads[0], pads[1], pads[2], pads[3]))
+    let clamp = ActivationClamp(lo, hi)
+    let attributes: any OpAttributes = transposed
+      ? OpSchema.Deconv2D(window, clamp: clamp) : OpSchema.Conv2D(window, groups: groups, clamp: clamp)
+    g.addNode(attributes, unique(n.displayName), inputs: [xt, wid, bid], outputs: [y.tensor], onnxNodes: merged)
   }
 
   mutating func emitMatMul(_ i: Int) throws {
@@ -401,7 +397,7 @@ struct Emitter {
       }
       let xt = try convert(x, to: .identity(2)), yt = try convert(y, to: .identity(2))
       let z = define(outName, layout: .identity(2))
-      g.addNode(.matmul, unique(n.displayName), inputs: [xt, yt], outputs: [z.tensor], attributes: [.int(0), .float(1)], onnxNodes: merged)
+      g.addNode(OpSchema.MatMul(transposeB: false), unique(n.displayName), inputs: [xt, yt], outputs: [z.tensor], onnxNodes: merged)
       return
     } else {
       throw ImportError.node(n, "MatMul with a constant left operand and a \(a.shapes[ins[1]]!) right operand is not supported; LINEAR needs x [.., K] times a constant [K, N]")
@@ -417,7 +413,7 @@ struct Emitter {
     guard g.tensors[y.tensor].shape == Array(g.tensors[x.tensor].shape.dropLast()) + [nOut] else {
       throw ImportError.node(n, "output \(a.shapes[outName]!) does not follow from \(x.shape) x [K, \(nOut)] (batched weights are not supported)")
     }
-    g.addNode(.linear, unique(base), inputs: [x.tensor, wid, bid], outputs: [y.tensor], attributes: [.float(lo), .float(hi)], onnxNodes: merged)
+    g.addNode(OpSchema.Linear(clamp: ActivationClamp(lo, hi)), unique(base), inputs: [x.tensor, wid, bid], outputs: [y.tensor], onnxNodes: merged)
   }
 
   mutating func emitAdd(_ i: Int) throws {
@@ -444,8 +440,8 @@ struct Emitter {
     }
     let (lo, hi) = try fuseActivation(after: &outName, merged: &merged)
     let z = define(outName, layout: x.layout)
-    g.addNode(.add, unique(n.displayName), inputs: aConst ? [other, x.tensor] : [x.tensor, other], outputs: [z.tensor],
-              attributes: [.float(lo), .float(hi)], onnxNodes: merged)
+    g.addNode(OpSchema.Add(clamp: ActivationClamp(lo, hi)), unique(n.displayName), inputs: aConst ? [other, x.tensor] : [x.tensor, other],
+              outputs: [z.tensor], onnxNodes: merged)
   }
 
   mutating func emitReshape(_ i: Int) throws {
@@ -458,7 +454,7 @@ struct Emitter {
     if x.layout == .nhwc, x.shape[0] == 1, target == [1, x.shape[1], x.shape[2] * x.shape[3]] {
       let layout = Layout(perm: [0, 2, 1], squeezed: true)
       let y = define(n.output[0], layout: layout)
-      g.addNode(.reshape, unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
+      g.addNode(OpSchema.Reshape(), unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
       return
     }
     // Otherwise in ONNX order: same elements, new shape.
@@ -472,7 +468,7 @@ struct Emitter {
       values[n.output[0]] = EmittedValue(tensor: plain, layout: layout, shape: target)
       return
     }
-    g.addNode(.reshape, unique(n.displayName), inputs: [plain], outputs: [y.tensor], onnxNodes: [n.name])
+    g.addNode(OpSchema.Reshape(), unique(n.displayName), inputs: [plain], outputs: [y.tensor], onnxNodes: [n.name])
   }
 
   mutating func emitConcat(_ i: Int) throws {
@@ -507,7 +503,7 @@ struct Emitter {
       } else {
         outT = g.addTensor(unique(n.output[0] + ":part\(k)"), x.layout.physical(shape), onnxValue: nil)
       }
-      g.addNode(.concat, unique(n.displayName), inputs: [acc.0, parts[k].0], outputs: [outT], attributes: [.int(Int32(physicalAxis))], onnxNodes: [n.name])
+      g.addNode(OpSchema.Concat(axis: physicalAxis), unique(n.displayName), inputs: [acc.0, parts[k].0], outputs: [outT], onnxNodes: [n.name])
       acc = (outT, shape)
     }
   }
@@ -527,7 +523,7 @@ struct Emitter {
     let gid = constantTensor(base + ".weight", [c], gammaValues)
     let bid = constantTensor(base + ".bias", [c], betaValues)
     let y = define(output, layout: x.layout)
-    g.addNode(.layerNorm, unique(name), inputs: [x.tensor, gid, bid], outputs: [y.tensor], attributes: [.float(epsilon)], onnxNodes: onnxNodes)
+    g.addNode(OpSchema.LayerNorm(epsilon: epsilon), unique(name), inputs: [x.tensor, gid, bid], outputs: [y.tensor], onnxNodes: onnxNodes)
   }
 
   mutating func emitLayerNorm(_ match: LayerNormMatch) throws {
@@ -556,7 +552,7 @@ struct Emitter {
       inputs.append(constantTensor(base + ".bias", [p.bias.count], p.bias.floats))
     }
     let y = define(match.out.output, layout: .natural(a.shapes[match.out.output]!))
-    g.addNode(.attention, unique(match.name), inputs: inputs, outputs: [y.tensor], attributes: [.int(Int32(match.heads))],
+    g.addNode(OpSchema.Attention(heads: match.heads), unique(match.name), inputs: inputs, outputs: [y.tensor],
               onnxNodes: match.nodes.sorted().map { node($0).name })
   }
 }

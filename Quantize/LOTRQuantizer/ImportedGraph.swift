@@ -17,11 +17,12 @@ public struct ImportedGraph: Sendable {
   }
 
   public struct Node: Sendable {
-    public var op: Op
+    public var op: Op { attributes.op }
     public var name: String
     public var inputs: [Int]
     public var outputs: [Int]
-    public var attributes: [ModelBuilder.Attribute]
+    /// The op's OpSchema struct.
+    public var attributes: any OpAttributes
     /// The ONNX nodes merged into this one (a conv with its BN and ReLU6, a whole attention).
     public var onnxNodes: [String]
   }
@@ -41,9 +42,8 @@ public struct ImportedGraph: Sendable {
     return tensors.count - 1
   }
 
-  mutating func addNode(_ op: Op, _ name: String, inputs: [Int], outputs: [Int], attributes: [ModelBuilder.Attribute] = [],
-                        onnxNodes: [String]) {
-    nodes.append(Node(op: op, name: name, inputs: inputs, outputs: outputs, attributes: attributes, onnxNodes: onnxNodes))
+  mutating func addNode(_ attributes: any OpAttributes, _ name: String, inputs: [Int], outputs: [Int], onnxNodes: [String]) {
+    nodes.append(Node(name: name, inputs: inputs, outputs: outputs, attributes: attributes, onnxNodes: onnxNodes))
   }
 
   /// Drops nodes whose outputs never reach the graph output and tensors nobody uses;
@@ -80,30 +80,13 @@ public struct ImportedGraph: Sendable {
     for t in tensors {
       b.addTensor(t.name, .f32, t.shape, role: t.role, data: t.data.map { ModelBuilder.bytes($0) })
     }
-    for n in nodes { b.addNode(n.op, n.name, inputs: n.inputs, outputs: n.outputs, attributes: n.attributes) }
+    for n in nodes { b.addNode(n.attributes, n.name, inputs: n.inputs, outputs: n.outputs) }
     return b
   }
 
   /// Multiply-accumulates per inference of each node (in node order).
   public func nodeMACs() -> [Int] {
-    nodes.map { n in
-      let y = tensors[n.outputs[0]].shape.reduce(1, *)
-      switch n.op {
-      case .conv2d:
-        let w = tensors[n.inputs[1]].shape
-        let depthwise = w[0] == 1 && tensors[n.outputs[0]].shape[3] == w[3] && w[3] > 1
-        return y * w[1] * w[2] * (depthwise ? 1 : w[3])
-      case .deconv2d:
-        let w = tensors[n.inputs[1]].shape // [Cout, KH, KW, Cin]: every input element meets Cout*KH*KW weights
-        return tensors[n.inputs[0]].shape.reduce(1, *) * w[0] * w[1] * w[2]
-      case .linear: return y * tensors[n.inputs[1]].shape[1]
-      case .matmul: return y * tensors[n.inputs[0]].shape[1]
-      case .attention:
-        let (q, k) = (tensors[n.inputs[0]].shape, tensors[n.inputs[1]].shape)
-        return (2 * q[0] + 2 * k[0]) * q[1] * q[1] + 2 * q[0] * k[0] * q[1]
-      default: return 0
-      }
-    }
+    nodes.map { n in n.attributes.macs(n.inputs.map { tensors[$0].shape }, tensors[n.outputs[0]].shape) }
   }
 
   /// Multiply-accumulates per inference, by op (for the report).

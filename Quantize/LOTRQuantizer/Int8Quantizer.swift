@@ -79,23 +79,16 @@ public enum Int8Quantizer {
     var int8 = [Bool](repeating: false, count: graph.nodes.count)
     func int8Available(_ t: Int) -> Bool { producer[t] >= 0 && int8[producer[t]] }
     for (n, node) in graph.nodes.enumerated() where !options.keepFloat.contains(node.name) {
-      switch node.op {
-      case .conv2d:
-        let x = tensors[node.inputs[0]].shape, w = tensors[node.inputs[1]].shape, y = tensors[node.outputs[0]].shape
-        let groups = Int(attributeInt(node.attributes[8]))
-        let depthwise = groups > 1 && groups == x[3] && groups == y[3]
-        let stride = attributeInt(node.attributes[2])
-        int8[n] = groups == 1 || (depthwise && w[1] == 3 && w[2] == 3 && (stride == 1 || stride == 2)
-                                  && attributeInt(node.attributes[3]) == stride)
-      case .linear:
-        int8[n] = tensors[node.inputs[1]].role == .constant && tensors[node.inputs[2]].role == .constant
-      case .add:
-        int8[n] = int8Available(node.inputs[0]) && int8Available(node.inputs[1])
-      case .reshape, .transpose, .maxPool:
-        int8[n] = int8Available(node.inputs[0]) && node.outputs[0] != output
-      default: // DECONV2D, LAYERNORM, SOFTMAX, GELU, ATTENTION, ...: float
-
+      let form = node.attributes.int8Form(node.inputs.map { tensors[$0].shape }, tensors[node.outputs[0]].shape)
+      switch (form, node.op) {
+      case (.float, _):
         int8[n] = false
+      case (.requantized, .add):
+        int8[n] = int8Available(node.inputs[0]) && int8Available(node.inputs[1])
+      case (.requantized, _): // weighted: CONV2D, LINEAR (their weights quantized here)
+        int8[n] = node.inputs.dropFirst().allSatisfy { tensors[$0].role == .constant }
+      case (.sharesInputQuantization, _):
+        int8[n] = int8Available(node.inputs[0]) && node.outputs[0] != output
       }
     }
     // 2. Which int8 nodes write float: linears whose consumers all run float (and the
@@ -122,14 +115,14 @@ public enum Int8Quantizer {
     var floatCopy: [Int: Int] = [:]        // int8 tensor -> its DEQUANTIZE output
     var layers: [Layer] = []
     var int8MACs = 0, floatMACs = 0
-    let macsByNode = nodeMACs(graph)
+    let macsByNode = graph.nodeMACs()
 
     func floatTensor(_ t: Int) -> Int {
       if let id = newID[t] {
         if q[t] != nil { // int8 tensor read by a float op
           if let f = floatCopy[t] { return f }
           let f = b.addTensor(tensors[t].name + ".f32", .f32, tensors[t].shape)
-          b.addNode(.dequantize, tensors[t].name + ".dequantize", inputs: [id], outputs: [f])
+          b.addNode(OpSchema.Dequantize(), tensors[t].name + ".dequantize", inputs: [id], outputs: [f])
           floatCopy[t] = f
           return f
         }
@@ -150,7 +143,7 @@ public enum Int8Quantizer {
       let source = floatTensor(t)
       let id = b.addTensor(tensors[t].name + ".q8", .i8, tensors[t].shape,
                            quantization: .perTensor(scale: p.scale, zeroPoint: p.zeroPoint))
-      b.addNode(.quantize, tensors[t].name + ".quantize", inputs: [source], outputs: [id])
+      b.addNode(OpSchema.Quantize(), tensors[t].name + ".quantize", inputs: [source], outputs: [id])
       quantizedCopy[t] = id
       return (id, p)
     }
@@ -169,7 +162,7 @@ public enum Int8Quantizer {
         let inputs = node.inputs.map(floatTensor)
         let id = b.addTensor(tensors[y].name, .f32, tensors[y].shape, role: yRole)
         newID[y] = id
-        b.addNode(node.op, node.name, inputs: inputs, outputs: [id], attributes: node.attributes)
+        b.addNode(node.attributes, node.name, inputs: inputs, outputs: [id])
         continue
       }
       int8MACs += macs
@@ -179,7 +172,7 @@ public enum Int8Quantizer {
         q[y] = p
         let id = b.addTensor(tensors[y].name, .i8, tensors[y].shape, quantization: .perTensor(scale: p.scale, zeroPoint: p.zeroPoint))
         newID[y] = id
-        b.addNode(node.op, node.name, inputs: [x], outputs: [id], attributes: node.attributes)
+        b.addNode(node.attributes, node.name, inputs: [x], outputs: [id])
 
       case .add:
         let (a, _) = int8Tensor(node.inputs[0])
@@ -188,13 +181,13 @@ public enum Int8Quantizer {
         q[y] = p
         let id = b.addTensor(tensors[y].name, .i8, tensors[y].shape, quantization: .perTensor(scale: p.scale, zeroPoint: p.zeroPoint))
         newID[y] = id
-        b.addNode(.add, node.name, inputs: [a, c], outputs: [id], attributes: node.attributes)
+        b.addNode(node.attributes, node.name, inputs: [a, c], outputs: [id])
 
       case .conv2d, .linear:
         let (x, px) = int8Tensor(node.inputs[0])
         let w = tensors[node.inputs[1]], bias = tensors[node.inputs[2]]
-        let depthwise = node.op == .conv2d && w.shape[0] == 1 && w.shape.count == 4 && tensors[y].shape[3] == w.shape[3] && w.shape[3] > 1
-        let axis = depthwise ? 3 : 0
+        let axis = (node.attributes as? OpSchema.Conv2D)?
+          .weightAxis(inputChannels: tensors[node.inputs[0]].shape.last!, outputChannels: tensors[y].shape.last!) ?? 0
         let (wq, ws) = quantizeWeights(w.data!, shape: w.shape, axis: axis)
         // Biases in the accumulator's units; the ratio to the output scale below 0.5.
         let accScales = ws.map { px.scale * $0 }
@@ -221,7 +214,7 @@ public enum Int8Quantizer {
           id = b.addTensor(tensors[y].name, .i8, tensors[y].shape, quantization: .perTensor(scale: p.scale, zeroPoint: p.zeroPoint))
         }
         newID[y] = id
-        b.addNode(node.op, node.name, inputs: [x, wid, bid], outputs: [id], attributes: node.attributes)
+        b.addNode(node.attributes, node.name, inputs: [x, wid, bid], outputs: [id])
         layers.append(Layer(node: node.name, op: node.op, inputScale: px.scale, outputScale: outScale,
                             weightScaleRange: (ws.min() ?? 0)...(ws.max() ?? 0), macs: macs))
 
@@ -232,10 +225,4 @@ public enum Int8Quantizer {
     return Result(builder: b, layers: layers, int8MACs: int8MACs, floatMACs: floatMACs, raisedScales: raised)
   }
 
-  static func attributeInt(_ a: ModelBuilder.Attribute) -> Int32 {
-    if case .int(let v) = a { return v }
-    return 0
-  }
-
-  static func nodeMACs(_ g: ImportedGraph) -> [Int] { g.nodeMACs() }
 }

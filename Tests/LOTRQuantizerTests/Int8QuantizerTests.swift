@@ -19,43 +19,42 @@ func makeFloatGraph(seed: UInt64 = 1) -> ImportedGraph {
                            crop: .init(rule: "landmark-box-square", scale: 1.3), output: .init(pixelConvention: "corner"),
                            trainingData: "synthetic", licence: "MIT")
   var g = ImportedGraph(metadata: meta)
-  let conv: (Int, Int, Int, Float, Float) -> [ModelBuilder.Attribute] = { k, s, groups, lo, hi in
-    [.int(Int32(k)), .int(Int32(k)), .int(Int32(s)), .int(Int32(s)), .int(1), .int(1), .int(1), .int(1), .int(Int32(groups)), .float(lo), .float(hi)]
+  let conv: (Int, Int, Int, Float, Float) -> OpSchema.Conv2D = { k, s, groups, lo, hi in
+    OpSchema.Conv2D(Window2D(kernel: k, stride: s, pad: 1), groups: groups, clamp: ActivationClamp(lo, hi))
   }
-  let noClamp: [ModelBuilder.Attribute] = [.float(-.infinity), .float(.infinity)]
   let x = g.addTensor("input", [1, 8, 8, 3], role: .input)
   let c1 = g.addTensor("c1", [1, 4, 4, 8])
-  g.addNode(.conv2d, "conv1", inputs: [x, g.addTensor("conv1.w", [8, 3, 3, 3], role: .constant, data: values(216, 0.4)),
+  g.addNode(conv(3, 2, 1, 0, 6), "conv1", inputs: [x, g.addTensor("conv1.w", [8, 3, 3, 3], role: .constant, data: values(216, 0.4)),
                                        g.addTensor("conv1.b", [8], role: .constant, data: values(8, 0.2))],
-            outputs: [c1], attributes: conv(3, 2, 1, 0, 6), onnxNodes: ["conv1"])
+            outputs: [c1], onnxNodes: ["conv1"])
   let c2 = g.addTensor("c2", [1, 4, 4, 8])
-  g.addNode(.conv2d, "dw", inputs: [c1, g.addTensor("dw.w", [1, 3, 3, 8], role: .constant, data: values(72, 0.5)),
+  g.addNode(conv(3, 1, 8, -.infinity, .infinity), "dw", inputs: [c1, g.addTensor("dw.w", [1, 3, 3, 8], role: .constant, data: values(72, 0.5)),
                                     g.addTensor("dw.b", [8], role: .constant, data: values(8, 0.1))],
-            outputs: [c2], attributes: conv(3, 1, 8, -.infinity, .infinity), onnxNodes: ["dw"])
+            outputs: [c2], onnxNodes: ["dw"])
   let sum = g.addTensor("sum", [1, 4, 4, 8])
-  g.addNode(.add, "residual", inputs: [c1, c2], outputs: [sum], attributes: noClamp, onnxNodes: ["add"])
+  g.addNode(OpSchema.Add(), "residual", inputs: [c1, c2], outputs: [sum], onnxNodes: ["add"])
   let tokens = g.addTensor("tokens", [16, 8])
-  g.addNode(.reshape, "flatten", inputs: [sum], outputs: [tokens], onnxNodes: ["reshape"])
+  g.addNode(OpSchema.Reshape(), "flatten", inputs: [sum], outputs: [tokens], onnxNodes: ["reshape"])
   let ln = g.addTensor("ln", [16, 8])
-  g.addNode(.layerNorm, "norm", inputs: [tokens, g.addTensor("norm.g", [8], role: .constant, data: values(8, 0.2).map { $0 + 1 }),
+  g.addNode(OpSchema.LayerNorm(epsilon: 1e-5), "norm", inputs: [tokens, g.addTensor("norm.g", [8], role: .constant, data: values(8, 0.2).map { $0 + 1 }),
                                          g.addTensor("norm.b", [8], role: .constant, data: values(8, 0.1))],
-            outputs: [ln], attributes: [.float(1e-5)], onnxNodes: ["ln"])
+            outputs: [ln], onnxNodes: ["ln"])
   let f1 = g.addTensor("ffn1", [16, 32])
-  g.addNode(.linear, "ffn.0", inputs: [ln, g.addTensor("ffn.0.w", [32, 8], role: .constant, data: values(256, 0.5)),
+  g.addNode(OpSchema.Linear(clamp: .relu), "ffn.0", inputs: [ln, g.addTensor("ffn.0.w", [32, 8], role: .constant, data: values(256, 0.5)),
                                        g.addTensor("ffn.0.b", [32], role: .constant, data: values(32, 0.1))],
-            outputs: [f1], attributes: [.float(0), .float(.infinity)], onnxNodes: ["fc1", "relu"])
+            outputs: [f1], onnxNodes: ["fc1", "relu"])
   let f2 = g.addTensor("ffn2", [16, 8])
-  g.addNode(.linear, "ffn.1", inputs: [f1, g.addTensor("ffn.1.w", [8, 32], role: .constant, data: values(256, 0.3)),
+  g.addNode(OpSchema.Linear(), "ffn.1", inputs: [f1, g.addTensor("ffn.1.w", [8, 32], role: .constant, data: values(256, 0.3)),
                                        g.addTensor("ffn.1.b", [8], role: .constant, data: values(8, 0.1))],
-            outputs: [f2], attributes: noClamp, onnxNodes: ["fc2"])
+            outputs: [f2], onnxNodes: ["fc2"])
   let r = g.addTensor("res", [16, 8])
-  g.addNode(.add, "ffn.residual", inputs: [ln, f2], outputs: [r], attributes: noClamp, onnxNodes: ["add2"])
+  g.addNode(OpSchema.Add(), "ffn.residual", inputs: [ln, f2], outputs: [r], onnxNodes: ["add2"])
   let h = g.addTensor("head", [16, 2])
-  g.addNode(.linear, "head", inputs: [r, g.addTensor("head.w", [2, 8], role: .constant, data: values(16, 0.3)),
+  g.addNode(OpSchema.Linear(), "head", inputs: [r, g.addTensor("head.w", [2, 8], role: .constant, data: values(16, 0.3)),
                                       g.addTensor("head.b", [2], role: .constant, data: [0.5, 0.5])],
-            outputs: [h], attributes: noClamp, onnxNodes: ["head"])
+            outputs: [h], onnxNodes: ["head"])
   let out = g.addTensor("landmarks", [1, 16, 2], role: .output)
-  g.addNode(.reshape, "points", inputs: [h], outputs: [out], onnxNodes: ["out"])
+  g.addNode(OpSchema.Reshape(), "points", inputs: [h], outputs: [out], onnxNodes: ["out"])
   return g
 }
 
@@ -114,7 +113,7 @@ final class Int8QuantizerTests: XCTestCase {
     XCTAssertEqual(model.tensors[residual.outputs[0]].dtype, .i8, "the backbone residual add runs int8")
     let ffnOut = model.nodes.first { $0.name == "ffn.1" }!
     XCTAssertEqual(model.tensors[ffnOut.outputs[0]].dtype, .f32, "a linear feeding only float ops writes float")
-    XCTAssertEqual(result.int8MACs + result.floatMACs, Int8Quantizer.nodeMACs(g).reduce(0, +))
+    XCTAssertEqual(result.int8MACs + result.floatMACs, g.nodeMACs().reduce(0, +))
 
     // Outputs: int8 vs float on fresh inputs.
     let floatModel = try ModelFile(bytes: try g.modelBuilder().serialize())

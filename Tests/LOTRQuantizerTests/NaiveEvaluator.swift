@@ -35,8 +35,9 @@ struct NaiveEvaluator {
     case .conv2d:
       let (x, w, b) = (ins[0], ins[1], ins[2])
       let (h, wd, cin) = (shapes[0][1], shapes[0][2], shapes[0][3])
-      let (kh, kw, sh, sw, pt, pl) = (Int(n.int(0)), Int(n.int(1)), Int(n.int(2)), Int(n.int(3)), Int(n.int(4)), Int(n.int(5)))
-      let groups = Int(n.int(8))
+      let g = n.attributes(as: OpSchema.Conv2D.self).window
+      let (kh, kw, sh, sw, pt, pl) = (g.kernelH, g.kernelW, g.strideH, g.strideW, g.padTop, g.padLeft)
+      let conv = n.attributes(as: OpSchema.Conv2D.self), groups = conv.groups
       let (oh, ow, cout) = (out[1], out[2], out[3])
       let depthwise = groups == cin && shapes[1][0] == 1 && cin > 1
       let cinG = cin / groups, coutG = cout / groups
@@ -53,14 +54,15 @@ struct NaiveEvaluator {
             for i in 0..<cinG { acc += x[(iy * wd + ix) * cin + g * cinG + i] * w[((o * kh + ky) * kw + kx) * cinG + i] }
           }
         } }
-        y[(oy * ow + ox) * cout + o] = clamp(acc, n.float(9), n.float(10))
+        y[(oy * ow + ox) * cout + o] = clamp(acc, conv.clamp.min, conv.clamp.max)
       } } }
       return y
 
     case .deconv2d:
       let (x, w, b) = (ins[0], ins[1], ins[2])
       let (h, wd, cin) = (shapes[0][1], shapes[0][2], shapes[0][3])
-      let (kh, kw, sh, sw, pt, pl) = (Int(n.int(0)), Int(n.int(1)), Int(n.int(2)), Int(n.int(3)), Int(n.int(4)), Int(n.int(5)))
+      let g = n.attributes(as: OpSchema.Deconv2D.self).window
+      let (kh, kw, sh, sw, pt, pl) = (g.kernelH, g.kernelW, g.strideH, g.strideW, g.padTop, g.padLeft)
       let (oh, ow, cout) = (out[1], out[2], out[3])
       var y = [Float](repeating: 0, count: count)
       for oy in 0..<oh { for ox in 0..<ow { for o in 0..<cout { y[(oy * ow + ox) * cout + o] = b[o] } } }
@@ -71,38 +73,41 @@ struct NaiveEvaluator {
           y[(oy * ow + ox) * cout + o] += x[(iy * wd + ix) * cin + i] * w[((o * kh + ky) * kw + kx) * cin + i]
         } }
       } } } }
-      return y.map { clamp($0, n.float(8), n.float(9)) }
+      let c = n.attributes(as: OpSchema.Deconv2D.self).clamp
+      return y.map { clamp($0, c.min, c.max) }
 
     case .add:
-      return zip(ins[0], ins[1]).map { clamp($0 + $1, n.float(0), n.float(1)) }
+      let c = n.attributes(as: OpSchema.Add.self).clamp
+      return zip(ins[0], ins[1]).map { clamp($0 + $1, c.min, c.max) }
 
     case .linear:
       let (x, w, b) = (ins[0], ins[1], ins[2])
+      let linearClamp = n.attributes(as: OpSchema.Linear.self).clamp
       let (nn, k) = (shapes[1][0], shapes[1][1])
       let m = x.count / k
       var y = [Float](repeating: 0, count: m * nn)
       for r in 0..<m { for o in 0..<nn {
         var acc = b[o]
         for t in 0..<k { acc += x[r * k + t] * w[o * k + t] }
-        y[r * nn + o] = clamp(acc, n.float(0), n.float(1))
+        y[r * nn + o] = clamp(acc, linearClamp.min, linearClamp.max)
       } }
       return y
 
     case .matmul:
       let (a, b) = (ins[0], ins[1])
       let (m, k) = (shapes[0][0], shapes[0][1])
-      let tb = n.int(0) != 0
+      let mm = n.attributes(as: OpSchema.MatMul.self), tb = mm.transposeB
       let nn = out[1]
       var y = [Float](repeating: 0, count: m * nn)
       for r in 0..<m { for c in 0..<nn {
         var acc: Float = 0
         for t in 0..<k { acc += a[r * k + t] * (tb ? b[c * k + t] : b[t * nn + c]) }
-        y[r * nn + c] = acc * n.float(1)
+        y[r * nn + c] = acc * mm.alpha
       } }
       return y
 
     case .layerNorm:
-      return layerNorm(ins[0], ins[1], ins[2], n.float(0))
+      return layerNorm(ins[0], ins[1], ins[2], n.attributes(as: OpSchema.LayerNorm.self).epsilon)
 
     case .softmax:
       return softmax(ins[0], shapes[0].last!)
@@ -112,12 +117,14 @@ struct NaiveEvaluator {
     case .gelu:
       let r: Float = 1 / Float(2).squareRoot()
       return ins[0].map { (x: Float) -> Float in 0.5 * x * (1 + erf(x * r)) }
-    case .clamp: return ins[0].map { clamp($0, n.float(0), n.float(1)) }
+    case .clamp:
+      let r = n.attributes(as: OpSchema.Clamp.self).range
+      return ins[0].map { clamp($0, r.min, r.max) }
     case .reshape: return ins[0]
 
     case .transpose:
       let s = shapes[0]
-      let perm = (0..<s.count).map { Int(n.int($0)) }
+      let perm = Array(n.attributes(as: OpSchema.Transpose.self).perm.prefix(s.count))
       var strides = [Int](repeating: 1, count: s.count)
       for i in stride(from: s.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * s[i + 1] }
       var y = [Float](repeating: 0, count: count)
@@ -132,7 +139,7 @@ struct NaiveEvaluator {
       return y
 
     case .concat:
-      let axis = Int(n.int(0))
+      let axis = n.attributes(as: OpSchema.Concat.self).axis
       let outer = out[..<axis].reduce(1, *)
       let ca = shapes[0][axis...].reduce(1, *), cb = shapes[1][axis...].reduce(1, *)
       var y: [Float] = []
@@ -141,7 +148,7 @@ struct NaiveEvaluator {
 
     case .attention:
       let (tq, d) = (shapes[0][0], shapes[0][1]), tk = shapes[1][0]
-      let heads = Int(n.int(0)), dh = d / heads
+      let heads = n.attributes(as: OpSchema.Attention.self).heads, dh = d / heads
       func project(_ x: [Float], _ rows: Int, _ w: [Float], _ b: [Float]) -> [Float] {
         var y = [Float](repeating: 0, count: rows * d)
         for r in 0..<rows { for o in 0..<d {
@@ -175,7 +182,8 @@ struct NaiveEvaluator {
     case .maxPool:
       let x = ins[0]
       let (h, wd, c) = (shapes[0][1], shapes[0][2], shapes[0][3])
-      let (kh, kw, sh, sw, pt, pl) = (Int(n.int(0)), Int(n.int(1)), Int(n.int(2)), Int(n.int(3)), Int(n.int(4)), Int(n.int(5)))
+      let g = n.attributes(as: OpSchema.MaxPool.self).window
+      let (kh, kw, sh, sw, pt, pl) = (g.kernelH, g.kernelW, g.strideH, g.strideW, g.padTop, g.padLeft)
       let (oh, ow) = (out[1], out[2])
       var y = [Float](repeating: -.infinity, count: count)
       for oy in 0..<oh { for ox in 0..<ow { for ch in 0..<c { for ky in 0..<kh { for kx in 0..<kw {

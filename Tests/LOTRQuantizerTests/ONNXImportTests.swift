@@ -55,7 +55,7 @@ final class ONNXImportTests: XCTestCase {
     // ReLU6 fused into the convs: no CLAMP or RELU nodes left.
     XCTAssertNil(counts[.clamp])
     XCTAssertNil(counts[.relu])
-    XCTAssertTrue(model.nodes.contains { $0.op == .conv2d && $0.float(10) == 6 })
+    XCTAssertTrue(model.nodes.contains { ($0.attributes as? OpSchema.Conv2D)?.clamp.max == 6 })
     // ONNX names survive for the quantizer's per-layer report.
     XCTAssertTrue(model.nodes.contains { $0.name == "/encoder/layers.0/self_attn" && $0.op == .attention })
     XCTAssertEqual(graph.nodes.count, model.nodes.count)
@@ -98,11 +98,11 @@ final class ONNXImportTests: XCTestCase {
     XCTAssertEqual(counts[.linear], 1)
     XCTAssertEqual(graph.notes.filter { $0.contains("BatchNormalization") }.count, 3, "\(graph.notes)")
     let stem = model.nodes.first { $0.name == "/stem/Conv" }!
-    XCTAssertEqual([stem.float(9), stem.float(10)], [0, 6], "Clip(0, 6) fused")
+    XCTAssertEqual(stem.attributes(as: OpSchema.Conv2D.self).clamp, ActivationClamp(0, 6), "Clip(0, 6) fused")
     let dw = model.nodes.first { $0.name == "/dw/Conv" }!
-    XCTAssertEqual(dw.int(8), 8, "depthwise groups")
+    XCTAssertEqual(dw.attributes(as: OpSchema.Conv2D.self).groups, 8, "depthwise groups")
     XCTAssertEqual(model.tensors[dw.inputs[1]].shape, [1, 3, 3, 8], "depthwise weight [1, KH, KW, C]")
-    XCTAssertEqual([dw.float(9), dw.float(10)], [0, .infinity], "Relu fused")
+    XCTAssertEqual(dw.attributes(as: OpSchema.Conv2D.self).clamp, .relu, "Relu fused")
     try checkAgainstExpected("conv_bn", model)
   }
 
@@ -136,12 +136,13 @@ final class ONNXImportTests: XCTestCase {
     XCTAssertNil(counts[.relu], "both Relus fused")
     XCTAssertEqual(model.versionMinor, 1, "MAXPOOL is a format 1.1 op")
     let stem = model.nodes.first { $0.name == "/stem/MaxPool" }!
-    XCTAssertEqual((0..<8).map { stem.int($0) }, [3, 3, 2, 2, 1, 1, 1, 1])
+    XCTAssertEqual(stem.attributes(as: OpSchema.MaxPool.self).window, Window2D(kernel: 3, stride: 2, pad: 1))
     let pool = model.nodes.first { $0.name == "/pool/MaxPool" }!
-    XCTAssertEqual((0..<8).map { pool.int($0) }, [3, 2, 2, 2, 0, 1, 1, 0], "ONNX pads [top, left, bottom, right]")
+    XCTAssertEqual(pool.attributes(as: OpSchema.MaxPool.self).window, Window2D(kernel: (3, 2), stride: (2, 2), pads: (0, 1, 1, 0)),
+                   "ONNX pads [top, left, bottom, right]")
     let up = model.nodes.first { $0.op == .deconv2d }!
     XCTAssertEqual(model.tensors[up.inputs[1]].shape, [6, 3, 3, 8], "deconv weight [Cout, KH, KW, Cin]")
-    XCTAssertEqual([up.float(8), up.float(9)], [0, .infinity], "Relu fused into the DECONV2D")
+    XCTAssertEqual(up.attributes(as: OpSchema.Deconv2D.self).clamp, .relu, "Relu fused into the DECONV2D")
     XCTAssertEqual(model.tensors[up.outputs[0]].shape, [1, 16, 16, 6])
     try checkAgainstExpected("deconv_maxpool", model)
     let worst = try networkError("deconv_maxpool", model)
@@ -179,7 +180,7 @@ final class ONNXImportTests: XCTestCase {
     let (_, model) = try importAndValidate(onnxFixture("shape_folding"))
     XCTAssertEqual(ops(model), [.conv2d: 1, .reshape: 2, .add: 1, .sigmoid: 1, .linear: 1])
     let add = model.nodes.first { $0.op == .add }!
-    XCTAssertEqual([add.float(0), add.float(1)], [0, .infinity], "Relu fused into the ADD")
+    XCTAssertEqual(add.attributes(as: OpSchema.Add.self).clamp, .relu, "Relu fused into the ADD")
     try checkAgainstExpected("shape_folding", model)
   }
 

@@ -41,10 +41,10 @@ final class DeconvPoolTests: XCTestCase {
     var b = ModelBuilder(metadata: metadata(width: h * w * cin / 3, height: 1, landmarks: count / 2))
     let input = b.addTensor("input", .f32, [1, 1, h * w * cin / 3, 3], role: .input)
     let x = b.addTensor("x", .f32, [1, h, w, cin])
-    b.addNode(.reshape, "to-nhwc", inputs: [input], outputs: [x])
+    b.addNode(OpSchema.Reshape(), "to-nhwc", inputs: [input], outputs: [x])
     let y = b.addTensor("y", .f32, outShape)
     body(&b, x, y)
-    b.addNode(.reshape, "points", inputs: [y], outputs: [b.addTensor("landmarks", .f32, [1, count / 2, 2], role: .output)])
+    b.addNode(OpSchema.Reshape(), "points", inputs: [y], outputs: [b.addTensor("landmarks", .f32, [1, count / 2, 2], role: .output)])
     return try ModelFile(bytes: try b.serialize())
   }
 
@@ -69,9 +69,10 @@ final class DeconvPoolTests: XCTestCase {
       let outShape = [1, reference.oh, reference.ow, cout] // cout 7: every case has an even oh*ow
       let m = try model(h: h, w: w, cin: cin, outShape: outShape) { b, input, y in
         let geometry = [kh, kw, sh, sw] + pads
-        b.addNode(.deconv2d, "up", inputs: [input, b.addTensor("w", .f32, [cout, kh, kw, cin], role: .constant, data: ModelBuilder.bytes(wt)),
-                                            b.addTensor("b", .f32, [cout], role: .constant, data: ModelBuilder.bytes(bias))],
-                  outputs: [y], attributes: geometry.map { .int(Int32($0)) } + [.float(lo), .float(hi)])
+        b.addNode(OpSchema.Deconv2D(Window2D(geometry), clamp: ActivationClamp(lo, hi)), "up",
+                  inputs: [input, b.addTensor("w", .f32, [cout, kh, kw, cin], role: .constant, data: ModelBuilder.bytes(wt)),
+                           b.addTensor("b", .f32, [cout], role: .constant, data: ModelBuilder.bytes(bias))],
+                  outputs: [y])
       }
       for threads in [1, 2] {
         let network = try Network(model: m, kernels: try KernelPath.default(), threads: threads)
@@ -103,7 +104,7 @@ final class DeconvPoolTests: XCTestCase {
       let x = r.floats(h * w * c, -3, -0.1)
       let reference = naiveMaxPool(x, h: h, w: w, c: c, kh: kh, kw: kw, sh: sh, sw: sw, pads: pads, lowest: -Float.infinity)
       let m = try model(h: h, w: w, cin: c, outShape: [1, reference.oh, reference.ow, c]) { b, input, y in
-        b.addNode(.maxPool, "pool", inputs: [input], outputs: [y], attributes: ([kh, kw, sh, sw] + pads).map { .int(Int32($0)) })
+        b.addNode(OpSchema.MaxPool(Window2D([kh, kw, sh, sw] + pads)), "pool", inputs: [input], outputs: [y])
       }
       XCTAssertEqual(m.versionMinor, 1, "MAXPOOL is a 1.1 op")
       let network = try Network(model: m, kernels: try KernelPath.default())
@@ -126,10 +127,10 @@ final class DeconvPoolTests: XCTestCase {
       var ids: (q: Int, p: Int) = (0, 0)
       let m = try model(h: h, w: w, cin: c, outShape: [1, oh, ow, c]) { b, input, y in
         let q = b.addTensor("q", .i8, [1, h, w, c], quantization: quant)
-        b.addNode(.quantize, "quantize", inputs: [input], outputs: [q])
+        b.addNode(OpSchema.Quantize(), "quantize", inputs: [input], outputs: [q])
         let p = b.addTensor("p", .i8, [1, oh, ow, c], quantization: quant)
-        b.addNode(.maxPool, "pool", inputs: [q], outputs: [p], attributes: ([kh, kw, sh, sw] + pads).map { .int(Int32($0)) })
-        b.addNode(.dequantize, "dequantize", inputs: [p], outputs: [y])
+        b.addNode(OpSchema.MaxPool(Window2D([kh, kw, sh, sw] + pads)), "pool", inputs: [q], outputs: [p])
+        b.addNode(OpSchema.Dequantize(), "dequantize", inputs: [p], outputs: [y])
         ids = (q, p)
       }
       let network = try Network(model: m, kernels: try KernelPath.default())
@@ -163,10 +164,10 @@ final class DeconvPoolTests: XCTestCase {
       var b = ModelBuilder(metadata: metadata(width: 8, height: 8, landmarks: out.reduce(1, *) / 2))
       let input = b.addTensor("input", dtype, [1, 8, 8, 3], role: .input, quantization: inQ)
       let y = b.addTensor("y", dtype, out, quantization: outQ)
-      b.addNode(.maxPool, "pool", inputs: [input], outputs: [y], attributes: ([kernel, kernel, 2, 2] + pads).map { .int(Int32($0)) })
+      b.addNode(OpSchema.MaxPool(Window2D([kernel, kernel, 2, 2] + pads)), "pool", inputs: [input], outputs: [y])
       let f = b.addTensor("f", .f32, out)
-      if dtype == .f32 { b.addNode(.relu, "r", inputs: [y], outputs: [f]) } else { b.addNode(.dequantize, "d", inputs: [y], outputs: [f]) }
-      b.addNode(.reshape, "points", inputs: [f], outputs: [b.addTensor("landmarks", .f32, [1, out.reduce(1, *) / 2, 2], role: .output)])
+      if dtype == .f32 { b.addNode(OpSchema.ReLU(), "r", inputs: [y], outputs: [f]) } else { b.addNode(OpSchema.Dequantize(), "d", inputs: [y], outputs: [f]) }
+      b.addNode(OpSchema.Reshape(), "points", inputs: [f], outputs: [b.addTensor("landmarks", .f32, [1, out.reduce(1, *) / 2, 2], role: .output)])
       _ = try b.serialize()
     }
     XCTAssertNoThrow(try build())
@@ -183,19 +184,19 @@ final class DeconvPoolTests: XCTestCase {
   /// MAXPOOL is 1.1: a file stamped 1.0 that uses it is refused; a 1.0 file stays 1.0.
   func testMaxPoolNeedsFormat11() throws {
     let pooled = try model(h: 4, w: 4, cin: 3, outShape: [1, 2, 2, 3]) { b, input, y in
-      b.addNode(.maxPool, "pool", inputs: [input], outputs: [y], attributes: [Int32](arrayLiteral: 2, 2, 2, 2, 0, 0, 0, 0).map { .int($0) })
+      b.addNode(OpSchema.MaxPool(Window2D(kernel: 2, stride: 2, pad: 0)), "pool", inputs: [input], outputs: [y])
     }
     XCTAssertEqual(pooled.versionMinor, 1)
     let plain = try model(h: 4, w: 4, cin: 3, outShape: [1, 4, 4, 3]) { b, input, y in
-      b.addNode(.relu, "relu", inputs: [input], outputs: [y])
+      b.addNode(OpSchema.ReLU(), "relu", inputs: [input], outputs: [y])
     }
     XCTAssertEqual(plain.versionMinor, 0, "writers write the lowest version that holds the graph")
 
     var b = ModelBuilder(metadata: metadata(width: 4, height: 4, landmarks: 6))
     let input = b.addTensor("input", .f32, [1, 4, 4, 3], role: .input)
     let y = b.addTensor("y", .f32, [1, 2, 2, 3])
-    b.addNode(.maxPool, "pool", inputs: [input], outputs: [y], attributes: [Int32](arrayLiteral: 2, 2, 2, 2, 0, 0, 0, 0).map { .int($0) })
-    b.addNode(.reshape, "points", inputs: [y], outputs: [b.addTensor("landmarks", .f32, [1, 6, 2], role: .output)])
+    b.addNode(OpSchema.MaxPool(Window2D(kernel: 2, stride: 2, pad: 0)), "pool", inputs: [input], outputs: [y])
+    b.addNode(OpSchema.Reshape(), "points", inputs: [y], outputs: [b.addTensor("landmarks", .f32, [1, 6, 2], role: .output)])
     var bytes = try b.serialize()
     // Stamp 1.0 and fix the header CRC.
     bytes[10] = 0
@@ -216,4 +217,9 @@ private func crc32(_ bytes: [UInt8]) -> UInt32 {
     for _ in 0..<8 { c = (c >> 1) ^ (0xEDB8_8320 & (0 &- (c & 1))) }
   }
   return ~c
+}
+
+extension Window2D {
+  /// [kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right], the file's order.
+  init(_ g: [Int]) { self.init(kernel: (g[0], g[1]), stride: (g[2], g[3]), pads: (g[4], g[5], g[6], g[7])) }
 }

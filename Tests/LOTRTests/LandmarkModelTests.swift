@@ -22,13 +22,13 @@ final class LandmarkModelTests: XCTestCase {
     var b = ModelBuilder(metadata: m)
     let input = b.addTensor("input", .f32, [1, size, size, 3], role: .input)
     let flat = b.addTensor("flat", .f32, [1, size * size * 3])
-    b.addNode(.reshape, "flatten", inputs: [input], outputs: [flat])
+    b.addNode(OpSchema.Reshape(), "flatten", inputs: [input], outputs: [flat])
     let y = b.addTensor("y", .f32, [1, 2 * n])
-    b.addNode(.linear, "head", inputs: [flat, b.addTensor("w", .f32, [2 * n, size * size * 3], role: .constant,
+    b.addNode(OpSchema.Linear(), "head", inputs: [flat, b.addTensor("w", .f32, [2 * n, size * size * 3], role: .constant,
                                                           data: ModelBuilder.bytes([Float](repeating: 0, count: 2 * n * size * size * 3))),
                                         b.addTensor("b", .f32, [2 * n], role: .constant, data: ModelBuilder.bytes(uv))],
-              outputs: [y], attributes: [.float(-.infinity), .float(.infinity)])
-    b.addNode(.reshape, "points", inputs: [y], outputs: [b.addTensor("landmarks", .f32, [1, n, 2], role: .output)])
+              outputs: [y])
+    b.addNode(OpSchema.Reshape(), "points", inputs: [y], outputs: [b.addTensor("landmarks", .f32, [1, n, 2], role: .output)])
     let path = directory.appendingPathComponent("constant.lotr").path
     try b.write(to: path)
     return path

@@ -14,25 +14,23 @@ func makeTinyModel(landmarks n: Int = 5) -> ModelBuilder {
   var b = ModelBuilder(metadata: metadata)
   let input = b.addTensor("input", .f32, [1, 8, 8, 3], role: .input)
   let q = b.addTensor("input.q", .i8, [1, 8, 8, 3], quantization: .perTensor(scale: 0.02, zeroPoint: -3))
-  b.addNode(.quantize, "quantize", inputs: [input], outputs: [q])
+  b.addNode(OpSchema.Quantize(), "quantize", inputs: [input], outputs: [q])
   let w = b.addTensor("conv.weight", .i8, [4, 3, 3, 3], role: .constant,
                       quantization: .perChannel(axis: 0, scales: [0.01, 0.02, 0.03, 0.04]),
                       data: (0..<108).map { UInt8(bitPattern: Int8(truncatingIfNeeded: $0 % 255 - 127)) })
   let bias = b.addTensor("conv.bias", .i32, [4], role: .constant, data: ModelBuilder.bytes([Int32(1), -2, 3, -4]))
   let y = b.addTensor("conv.out", .i8, [1, 4, 4, 4], quantization: .perTensor(scale: 0.05, zeroPoint: -128))
-  b.addNode(.conv2d, "conv", inputs: [q, w, bias], outputs: [y],
-            attributes: [.int(3), .int(3), .int(2), .int(2), .int(1), .int(1), .int(1), .int(1), .int(1),
-                         .float(0), .float(.infinity)])
+  b.addNode(OpSchema.Conv2D(Window2D(kernel: 3, stride: 2, pad: 1), clamp: .relu), "conv", inputs: [q, w, bias], outputs: [y])
   let flat = b.addTensor("flat", .i8, [1, 64], quantization: .perTensor(scale: 0.05, zeroPoint: -128))
-  b.addNode(.reshape, "flatten", inputs: [y], outputs: [flat])
+  b.addNode(OpSchema.Reshape(), "flatten", inputs: [y], outputs: [flat])
   let fcw = b.addTensor("fc.weight", .i8, [2 * n, 64], role: .constant,
                         quantization: .perChannel(axis: 0, scales: [Float](repeating: 0.01, count: 2 * n)),
                         data: (0..<(128 * n)).map { UInt8(bitPattern: Int8(truncatingIfNeeded: ($0 * 7) % 255 - 127)) })
   let fcb = b.addTensor("fc.bias", .i32, [2 * n], role: .constant, data: ModelBuilder.bytes([Int32](repeating: 7, count: 2 * n)))
   let fc = b.addTensor("fc.out", .f32, [1, 2 * n])
-  b.addNode(.linear, "fc", inputs: [flat, fcw, fcb], outputs: [fc], attributes: [.float(-.infinity), .float(.infinity)])
+  b.addNode(OpSchema.Linear(), "fc", inputs: [flat, fcw, fcb], outputs: [fc])
   let out = b.addTensor("landmarks", .f32, [1, n, 2], role: .output)
-  b.addNode(.reshape, "to_points", inputs: [fc], outputs: [out])
+  b.addNode(OpSchema.Reshape(), "to_points", inputs: [fc], outputs: [out])
   return b
 }
 
@@ -59,8 +57,9 @@ final class ModelFileTests: XCTestCase {
     XCTAssertEqual(model.data(w).baseAddress.map { Int(bitPattern: $0) % 64 }, 0, "constants are 64-byte aligned")
     let bias = model.tensors.firstIndex { $0.name == "conv.bias" }!
     XCTAssertEqual(Array(model.data(bias).bindMemory(to: Int32.self)), [1, -2, 3, -4])
-    XCTAssertEqual(model.nodes[1].int(2), 2)
-    XCTAssertEqual(model.nodes[1].float(10), .infinity)
+    let conv = model.nodes[1].attributes(as: OpSchema.Conv2D.self)
+    XCTAssertEqual(conv.window, Window2D(kernel: 3, stride: 2, pad: 1))
+    XCTAssertEqual(conv.clamp, .relu)
   }
 
   func testWriteIsAtomicAndMapped() throws {
@@ -73,7 +72,7 @@ final class ModelFileTests: XCTestCase {
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["m.lotr"], "no temporary left")
     // An invalid graph is refused before anything is written, and the old file survives.
     var broken = makeTinyModel()
-    broken.addNode(.relu, "dangling", inputs: [0], outputs: [0])
+    broken.addNode(OpSchema.ReLU(), "dangling", inputs: [0], outputs: [0])
     XCTAssertThrowsError(try broken.write(to: path))
     XCTAssertNoThrow(try ModelFile.open(path: path))
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["m.lotr"])
@@ -184,12 +183,12 @@ final class ModelFileTests: XCTestCase {
     b = makeTinyModel()
     let x = b.addTensor("late", .f32, [1, 4])
     let y = b.addTensor("late.out", .f32, [1, 4])
-    b.addNode(.softmax, "early", inputs: [y], outputs: [x])
+    b.addNode(OpSchema.Softmax(), "early", inputs: [y], outputs: [x])
     XCTAssertThrowsError(try b.serialize()) { XCTAssertTrue("\($0)".contains("used before any node writes it"), "\($0)") }
 
     b = makeTinyModel()
     let a = b.addTensor("bad.in", .f32, [4, 8])
-    b.addNode(.gelu, "g0", inputs: [0], outputs: [a]) // shape mismatch: input is [1,8,8,3]
+    b.addNode(OpSchema.GELU(), "g0", inputs: [0], outputs: [a]) // shape mismatch: input is [1,8,8,3]
     XCTAssertThrowsError(try b.serialize()) { XCTAssertTrue("\($0)".contains("differ in shape"), "\($0)") }
   }
 

@@ -25,9 +25,8 @@ func metadata(width: Int, height: Int, landmarks n: Int) -> ModelMetadata {
                 output: .init(pixelConvention: "corner"), trainingData: "synthetic", licence: "MIT")
 }
 
-func convAttributes(_ k: Int, _ s: Int, _ pad: Int, _ groups: Int, _ lo: Float, _ hi: Float) -> [ModelBuilder.Attribute] {
-  [.int(Int32(k)), .int(Int32(k)), .int(Int32(s)), .int(Int32(s)), .int(Int32(pad)), .int(Int32(pad)), .int(Int32(pad)),
-   .int(Int32(pad)), .int(Int32(groups)), .float(lo), .float(hi)]
+func convAttributes(_ k: Int, _ s: Int, _ pad: Int, _ groups: Int, _ lo: Float, _ hi: Float) -> OpSchema.Conv2D {
+  OpSchema.Conv2D(Window2D(kernel: k, stride: s, pad: pad), groups: groups, clamp: ActivationClamp(lo, hi))
 }
 
 /// Naive NHWC float convolution (weights OHWI, depthwise [1,KH,KW,C]).
@@ -108,28 +107,28 @@ final class NetworkTests: XCTestCase {
     let input = b.addTensor("input", .f32, [1, 6, 6, 3], role: .input)
     let w1 = r.floats(4 * 9 * 3), b1 = r.floats(4)
     let c1 = b.addTensor("c1", .f32, [1, 3, 3, 4])
-    b.addNode(.conv2d, "conv1", inputs: [input, b.addTensor("c1.w", .f32, [4, 3, 3, 3], role: .constant, data: ModelBuilder.bytes(w1)),
+    b.addNode(convAttributes(3, 2, 1, 1, 0, 6), "conv1", inputs: [input, b.addTensor("c1.w", .f32, [4, 3, 3, 3], role: .constant, data: ModelBuilder.bytes(w1)),
                                          b.addTensor("c1.b", .f32, [4], role: .constant, data: ModelBuilder.bytes(b1))],
-              outputs: [c1], attributes: convAttributes(3, 2, 1, 1, 0, 6))
+              outputs: [c1])
     let w2 = r.floats(9 * 4), b2 = r.floats(4)
     let c2 = b.addTensor("c2", .f32, [1, 3, 3, 4])
-    b.addNode(.conv2d, "dw", inputs: [c1, b.addTensor("dw.w", .f32, [1, 3, 3, 4], role: .constant, data: ModelBuilder.bytes(w2)),
+    b.addNode(convAttributes(3, 1, 1, 4, -.infinity, .infinity), "dw", inputs: [c1, b.addTensor("dw.w", .f32, [1, 3, 3, 4], role: .constant, data: ModelBuilder.bytes(w2)),
                                       b.addTensor("dw.b", .f32, [4], role: .constant, data: ModelBuilder.bytes(b2))],
-              outputs: [c2], attributes: convAttributes(3, 1, 1, 4, -.infinity, .infinity))
+              outputs: [c2])
     let sum = b.addTensor("sum", .f32, [1, 3, 3, 4])
-    b.addNode(.add, "residual", inputs: [c1, c2], outputs: [sum], attributes: [.float(-.infinity), .float(.infinity)])
+    b.addNode(OpSchema.Add(), "residual", inputs: [c1, c2], outputs: [sum])
     let tokens = b.addTensor("tokens", .f32, [9, 4])
-    b.addNode(.reshape, "flatten", inputs: [sum], outputs: [tokens])
+    b.addNode(OpSchema.Reshape(), "flatten", inputs: [sum], outputs: [tokens])
     let w3 = r.floats(8 * 4), b3 = r.floats(8)
     let l1 = b.addTensor("l1", .f32, [9, 8])
-    b.addNode(.linear, "proj", inputs: [tokens, b.addTensor("proj.w", .f32, [8, 4], role: .constant, data: ModelBuilder.bytes(w3)),
+    b.addNode(OpSchema.Linear(), "proj", inputs: [tokens, b.addTensor("proj.w", .f32, [8, 4], role: .constant, data: ModelBuilder.bytes(w3)),
                                         b.addTensor("proj.b", .f32, [8], role: .constant, data: ModelBuilder.bytes(b3))],
-              outputs: [l1], attributes: [.float(-.infinity), .float(.infinity)])
+              outputs: [l1])
     let gamma = r.floats(8, 0.5, 1.5), beta = r.floats(8)
     let ln = b.addTensor("ln", .f32, [9, 8])
-    b.addNode(.layerNorm, "norm", inputs: [l1, b.addTensor("norm.g", .f32, [8], role: .constant, data: ModelBuilder.bytes(gamma)),
+    b.addNode(OpSchema.LayerNorm(epsilon: 1e-5), "norm", inputs: [l1, b.addTensor("norm.g", .f32, [8], role: .constant, data: ModelBuilder.bytes(gamma)),
                                            b.addTensor("norm.b", .f32, [8], role: .constant, data: ModelBuilder.bytes(beta))],
-              outputs: [ln], attributes: [.float(1e-5)])
+              outputs: [ln])
     let aw = (0..<4).map { _ in r.floats(64, -0.5, 0.5) }, ab = (0..<4).map { _ in r.floats(8) }
     var attnInputs = [ln, ln, l1]
     for i in 0..<4 {
@@ -137,14 +136,14 @@ final class NetworkTests: XCTestCase {
       attnInputs.append(b.addTensor("attn.b\(i)", .f32, [8], role: .constant, data: ModelBuilder.bytes(ab[i])))
     }
     let at = b.addTensor("attn", .f32, [9, 8])
-    b.addNode(.attention, "attn", inputs: attnInputs, outputs: [at], attributes: [.int(2)])
+    b.addNode(OpSchema.Attention(heads: 2), "attn", inputs: attnInputs, outputs: [at])
     let w4 = r.floats(2 * 8), b4 = r.floats(2)
     let l2 = b.addTensor("l2", .f32, [9, 2])
-    b.addNode(.linear, "head", inputs: [at, b.addTensor("head.w", .f32, [2, 8], role: .constant, data: ModelBuilder.bytes(w4)),
+    b.addNode(OpSchema.Linear(), "head", inputs: [at, b.addTensor("head.w", .f32, [2, 8], role: .constant, data: ModelBuilder.bytes(w4)),
                                         b.addTensor("head.b", .f32, [2], role: .constant, data: ModelBuilder.bytes(b4))],
-              outputs: [l2], attributes: [.float(-.infinity), .float(.infinity)])
+              outputs: [l2])
     let out = b.addTensor("landmarks", .f32, [1, 9, 2], role: .output)
-    b.addNode(.reshape, "points", inputs: [l2], outputs: [out])
+    b.addNode(OpSchema.Reshape(), "points", inputs: [l2], outputs: [out])
 
     let reference: ([Float]) -> [Float] = { x in
       let (y1, _, _) = naiveConv(x, h: 6, w: 6, c: 3, weight: w1, bias: b1, cout: 4, k: 3, stride: 2, pad: 1, depthwise: false, lo: 0, hi: 6)
@@ -195,31 +194,31 @@ final class NetworkTests: XCTestCase {
     var b = ModelBuilder(metadata: metadata(width: h, height: h, landmarks: n))
     let input = b.addTensor("input", .f32, [1, h, h, 3], role: .input)
     let q = b.addTensor("q", .i8, [1, h, h, 3], quantization: .perTensor(scale: 1 / 64, zeroPoint: -5))
-    b.addNode(.quantize, "quantize", inputs: [input], outputs: [q])
+    b.addNode(OpSchema.Quantize(), "quantize", inputs: [input], outputs: [q])
     let c1 = b.addTensor("c1", .i8, [1, oh, oh, c], quantization: .perTensor(scale: 0.05, zeroPoint: -128))
-    b.addNode(.conv2d, "conv", inputs: [
+    b.addNode(convAttributes(3, 2, 1, 1, 0, 6), "conv", inputs: [
       q, b.addTensor("c.w", .i8, [c, 3, 3, 3], role: .constant, quantization: .perChannel(axis: 0, scales: r.floats(c, 0.002, 0.01)),
                      data: ModelBuilder.bytes(r.int8s(c * 27))),
       b.addTensor("c.b", .i32, [c], role: .constant, data: ModelBuilder.bytes((0..<c).map { _ in Int32(truncatingIfNeeded: r.next() % 2001) - 1000 })),
-    ], outputs: [c1], attributes: convAttributes(3, 2, 1, 1, 0, 6))
+    ], outputs: [c1])
     let c2 = b.addTensor("c2", .i8, [1, oh, oh, c], quantization: .perTensor(scale: 0.04, zeroPoint: 3))
-    b.addNode(.conv2d, "dw", inputs: [
+    b.addNode(convAttributes(3, 1, 1, c, -.infinity, .infinity), "dw", inputs: [
       c1, b.addTensor("dw.w", .i8, [1, 3, 3, c], role: .constant, quantization: .perChannel(axis: 3, scales: r.floats(c, 0.005, 0.02)),
                       data: ModelBuilder.bytes(r.int8s(9 * c))),
       b.addTensor("dw.b", .i32, [c], role: .constant, data: ModelBuilder.bytes((0..<c).map { _ in Int32(truncatingIfNeeded: r.next() % 401) - 200 })),
-    ], outputs: [c2], attributes: convAttributes(3, 1, 1, c, -.infinity, .infinity))
+    ], outputs: [c2])
     let sum = b.addTensor("sum", .i8, [1, oh, oh, c], quantization: .perTensor(scale: 0.07, zeroPoint: -10))
-    b.addNode(.add, "residual", inputs: [c1, c2], outputs: [sum], attributes: [.float(-.infinity), .float(.infinity)])
+    b.addNode(OpSchema.Add(), "residual", inputs: [c1, c2], outputs: [sum])
     let tokens = b.addTensor("tokens", .i8, [n, c], quantization: .perTensor(scale: 0.07, zeroPoint: -10))
-    b.addNode(.reshape, "flatten", inputs: [sum], outputs: [tokens])
+    b.addNode(OpSchema.Reshape(), "flatten", inputs: [sum], outputs: [tokens])
     let y = b.addTensor("y", .f32, [n, 2])
-    b.addNode(.linear, "head", inputs: [
+    b.addNode(OpSchema.Linear(), "head", inputs: [
       tokens, b.addTensor("h.w", .i8, [2, c], role: .constant, quantization: .perChannel(axis: 0, scales: [0.01, 0.02]),
                           data: ModelBuilder.bytes(r.int8s(2 * c))),
       b.addTensor("h.b", .i32, [2], role: .constant, data: ModelBuilder.bytes([Int32(100), -100])),
-    ], outputs: [y], attributes: [.float(-.infinity), .float(.infinity)])
+    ], outputs: [y])
     let out = b.addTensor("landmarks", .f32, [1, n, 2], role: .output)
-    b.addNode(.reshape, "points", inputs: [y], outputs: [out])
+    b.addNode(OpSchema.Reshape(), "points", inputs: [y], outputs: [out])
     return b
   }
 
@@ -288,17 +287,17 @@ final class NetworkTests: XCTestCase {
     var b = ModelBuilder(metadata: metadata(width: 4, height: 4, landmarks: 32))
     let input = b.addTensor("input", .i8, [1, 4, 4, 3], role: .input, quantization: .perTensor(scale: 0.1, zeroPoint: 0))
     let y = b.addTensor("up", .f32, [1, 8, 8, 1])
-    b.addNode(.deconv2d, "upsample", inputs: [input, b.addTensor("w", .i8, [1, 2, 2, 3], role: .constant, quantization: .perChannel(axis: 0, scales: [0.01]),
+    b.addNode(OpSchema.Deconv2D(Window2D(kernel: 2, stride: 2, pad: 0)), "upsample", inputs: [input, b.addTensor("w", .i8, [1, 2, 2, 3], role: .constant, quantization: .perChannel(axis: 0, scales: [0.01]),
                                                                  data: ModelBuilder.bytes([Int8](repeating: 1, count: 12))),
                                               b.addTensor("b", .i32, [1], role: .constant, data: ModelBuilder.bytes([Int32(0)]))],
-              outputs: [y], attributes: [.int(2), .int(2), .int(2), .int(2), .int(0), .int(0), .int(0), .int(0), .float(-.infinity), .float(.infinity)])
+              outputs: [y])
     let out = b.addTensor("landmarks", .f32, [1, 32, 2], role: .output)
     let flat = b.addTensor("flat", .f32, [64, 1])
-    b.addNode(.reshape, "r", inputs: [y], outputs: [flat])
-    b.addNode(.linear, "l", inputs: [flat, b.addTensor("lw", .f32, [1, 1], role: .constant, data: ModelBuilder.bytes([Float(1)])),
+    b.addNode(OpSchema.Reshape(), "r", inputs: [y], outputs: [flat])
+    b.addNode(OpSchema.Linear(), "l", inputs: [flat, b.addTensor("lw", .f32, [1, 1], role: .constant, data: ModelBuilder.bytes([Float(1)])),
                                      b.addTensor("lb", .f32, [1], role: .constant, data: ModelBuilder.bytes([Float(0)]))],
-              outputs: [b.addTensor("lo", .f32, [64, 1])], attributes: [.float(-.infinity), .float(.infinity)])
-    b.addNode(.reshape, "o", inputs: [b.tensorCount - 1], outputs: [out])
+              outputs: [b.addTensor("lo", .f32, [64, 1])])
+    b.addNode(OpSchema.Reshape(), "o", inputs: [b.tensorCount - 1], outputs: [out])
     let model = try ModelFile(bytes: try b.serialize())
     XCTAssertThrowsError(try Network(model: model, kernels: try KernelPath.default())) { error in
       XCTAssertTrue("\(error)".contains("'upsample' (DECONV2D)"), "\(error)")

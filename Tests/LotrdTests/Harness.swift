@@ -50,12 +50,12 @@ enum Harness {
     var b = ModelBuilder(metadata: m)
     let input = b.addTensor("input", .f32, [1, size, size, 3], role: .input)
     let flat = b.addTensor("flat", .f32, [1, inputs])
-    b.addNode(.reshape, "flatten", inputs: [input], outputs: [flat])
+    b.addNode(OpSchema.Reshape(), "flatten", inputs: [input], outputs: [flat])
     let y = b.addTensor("y", .f32, [1, 2 * n])
-    b.addNode(.linear, "head", inputs: [flat, b.addTensor("w", .f32, [2 * n, inputs], role: .constant, data: ModelBuilder.bytes(weights)),
+    b.addNode(OpSchema.Linear(clamp: ActivationClamp(0, 1)), "head", inputs: [flat, b.addTensor("w", .f32, [2 * n, inputs], role: .constant, data: ModelBuilder.bytes(weights)),
                                         b.addTensor("b", .f32, [2 * n], role: .constant, data: ModelBuilder.bytes(bias))],
-              outputs: [y], attributes: [.float(0), .float(1)])
-    b.addNode(.reshape, "points", inputs: [y], outputs: [b.addTensor("landmarks", .f32, [1, n, 2], role: .output)])
+              outputs: [y])
+    b.addNode(OpSchema.Reshape(), "points", inputs: [y], outputs: [b.addTensor("landmarks", .f32, [1, n, 2], role: .output)])
     try b.write(to: path)
   }
 }

@@ -8,17 +8,6 @@ import Darwin
 /// `serialize()` (which validates its own output with the reader) or `write(to:)`, which
 /// never leaves a partial file behind.
 public struct ModelBuilder {
-  public enum Attribute: Sendable {
-    case int(Int32)
-    case float(Float)
-    var word: UInt32 {
-      switch self {
-      case .int(let v): return UInt32(bitPattern: v)
-      case .float(let v): return v.bitPattern
-      }
-    }
-  }
-
   /// Quantization as the builder takes it: per-channel scales are given inline and
   /// stored as a companion tensor named "<name>.scales".
   public enum TensorQuantization {
@@ -34,7 +23,7 @@ public struct ModelBuilder {
   }
 
   struct PendingNode {
-    var op: Op, name: String, inputs: [Int], outputs: [Int], attributes: [UInt32]
+    var name: String, inputs: [Int], outputs: [Int], attributes: any OpAttributes
   }
 
   public var metadata: ModelMetadata
@@ -63,8 +52,9 @@ public struct ModelBuilder {
     return tensors.count - 1
   }
 
-  public mutating func addNode(_ op: Op, _ name: String, inputs: [Int], outputs: [Int], attributes: [Attribute] = []) {
-    nodes.append(PendingNode(op: op, name: name, inputs: inputs, outputs: outputs, attributes: attributes.map(\.word)))
+  /// A node of the op whose OpSchema struct `attributes` is.
+  public mutating func addNode(_ attributes: any OpAttributes, _ name: String, inputs: [Int], outputs: [Int]) {
+    nodes.append(PendingNode(name: name, inputs: inputs, outputs: outputs, attributes: attributes))
   }
 
   public static func bytes<T: BitwiseCopyable>(_ values: [T]) -> [UInt8] {
@@ -167,14 +157,15 @@ public struct ModelBuilder {
     node.u32(UInt32(nodes.count))
     node.pad(to: ModelFormat.tableHeaderSize)
     for n in nodes {
-      node.u16(n.op.rawValue)
+      let words = n.attributes.words
+      node.u16(n.attributes.op.rawValue)
       node.u8(UInt8(clamping: n.inputs.count))
       node.u8(UInt8(clamping: n.outputs.count))
       node.u32(intern(n.name))
-      node.u32(UInt32(n.attributes.count * 4))
+      node.u32(UInt32(words.count * 4))
       node.u32(0)
       for id in n.inputs + n.outputs { node.u32(UInt32(id)) }
-      for a in n.attributes { node.u32(a) }
+      for w in words { node.u32(w) }
     }
 
     let meta = try metadata.encoded()
@@ -200,7 +191,7 @@ public struct ModelBuilder {
     let fileSize = body.bytes.count
     file.bytes = ModelFormat.magic
     file.u16(ModelFormat.versionMajor)
-    file.u16(nodes.map(\.op.sinceMinor).max() ?? 0) // the lowest minor that holds these ops
+    file.u16(nodes.map { $0.attributes.op.sinceMinor }.max() ?? 0) // the lowest minor that holds these ops
     file.u32(UInt32(ModelFormat.headerSize))
     file.u64(UInt64(fileSize))
     file.u32(UInt32(sections.count))

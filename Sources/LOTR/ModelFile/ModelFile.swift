@@ -31,16 +31,21 @@ public struct TensorInfo: Sendable, Equatable {
   public var byteCount: Int { elementCount * dtype.size }
 }
 
-/// One node of the graph, its attributes as raw 32-bit words.
+/// One node of the graph; `attributes` is its op's OpSchema struct.
 public struct NodeInfo: Sendable, Equatable {
-  public var op: Op
+  public var op: Op { attributes.op }
   public var name: String
   public var inputs: [Int]
   public var outputs: [Int]
-  public var attributes: [UInt32]
+  public var attributes: any OpAttributes
 
-  public func int(_ i: Int) -> Int32 { Int32(bitPattern: attributes[i]) }
-  public func float(_ i: Int) -> Float { Float(bitPattern: attributes[i]) }
+  public init(name: String, inputs: [Int], outputs: [Int], attributes: any OpAttributes) {
+    self.name = name; self.inputs = inputs; self.outputs = outputs; self.attributes = attributes
+  }
+
+  public static func == (a: NodeInfo, b: NodeInfo) -> Bool {
+    a.name == b.name && a.inputs == b.inputs && a.outputs == b.outputs && a.attributes.isEqual(to: b.attributes)
+  }
 }
 
 /// A validated, read-only .lotr model (docs/FORMAT.md), held in memory.

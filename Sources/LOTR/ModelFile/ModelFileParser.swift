@@ -287,10 +287,12 @@ struct Parser {
         guard !defined[id] else { throw fail("\(label): tensor '\(tensors[id].name)' is written twice") }
         defined[id] = true
       }
-      var attributes: [UInt32] = []
-      for w in 0..<op.attributeWords { attributes.append(try u32(cursor + 16 + 4 * (inCount + outCount) + 4 * w)) }
-      let node = NodeInfo(op: op, name: name, inputs: nodeInputs, outputs: nodeOutputs, attributes: attributes)
-      if let problem = GraphRules.problem(node, tensors) { throw fail("\(label): \(problem)") }
+      var words: [UInt32] = []
+      for w in 0..<op.attributeWords { words.append(try u32(cursor + 16 + 4 * (inCount + outCount) + 4 * w)) }
+      let node = NodeInfo(name: name, inputs: nodeInputs, outputs: nodeOutputs, attributes: op.decodeAttributes(words))
+      if let problem = node.attributes.problem(nodeInputs.map { tensors[$0] }, tensors[nodeOutputs[0]]) {
+        throw fail("\(label): \(problem)")
+      }
       nodes.append(node)
       cursor += recordSize
     }

@@ -68,39 +68,13 @@ public enum Quantization: Sendable, Equatable {
   case perChannel(axis: Int, scalesTensor: Int)
 }
 
-/// The op set of format version 1.1, with arity and attribute size (in 4-byte words).
+/// The op set of format version 1.1: the id on disk and the name; each op's attributes,
+/// arity and rules are its entry in OpSchema (OpSchemaEntries.swift).
 public enum Op: UInt16, CaseIterable, Sendable, CustomStringConvertible {
   case conv2d = 1, deconv2d, add, linear, matmul, layerNorm, softmax, gelu, relu, sigmoid, clamp, attention,
     reshape, transpose, concat, quantize, dequantize
   /// Format 1.1.
   case maxPool = 18
-
-  /// The format minor version that introduced the op.
-  public var sinceMinor: UInt16 { self == .maxPool ? 1 : 0 }
-
-  public var inputCount: Int {
-    switch self {
-    case .conv2d, .deconv2d, .linear, .layerNorm: return 3
-    case .add, .matmul, .concat: return 2
-    case .attention: return 11
-    case .softmax, .gelu, .relu, .sigmoid, .clamp, .reshape, .transpose, .quantize, .dequantize, .maxPool: return 1
-    }
-  }
-
-  public var outputCount: Int { 1 }
-
-  /// Attribute words (i32 or f32 each), see docs/FORMAT.md.
-  public var attributeWords: Int {
-    switch self {
-    case .conv2d: return 11
-    case .deconv2d: return 10
-    case .add, .linear, .matmul, .clamp: return 2
-    case .layerNorm, .attention, .concat: return 1
-    case .transpose: return 4
-    case .maxPool: return 8
-    case .softmax, .gelu, .relu, .sigmoid, .reshape, .quantize, .dequantize: return 0
-    }
-  }
 
   public var description: String {
     switch self {

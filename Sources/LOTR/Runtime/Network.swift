@@ -89,10 +89,10 @@ public final class Network: @unchecked Sendable {
 
     for (n, node) in model.nodes.enumerated() {
       do {
-        let (body, macs) = try prepare(node, index: n)
+        let body = try prepare(node, index: n)
         let int8 = node.inputs.contains { model.tensors[$0].dtype == .i8 }
         steps.append(Step(name: node.name, op: node.op, int8: int8, body: body))
-        stepMACs.append(macs)
+        stepMACs.append(node.attributes.macs(node.inputs.map { model.tensors[$0].shape }, model.tensors[node.outputs[0]].shape))
       } catch let error as NetworkError {
         throw NetworkError("node \(n) '\(node.name)' (\(node.op)): \(error.message)")
       }
@@ -179,16 +179,14 @@ public final class Network: @unchecked Sendable {
     switch node.op {
     case .conv2d:
       let x = t[node.inputs[0]], y = t[node.outputs[0]]
-      let (kh, kw) = (Int(node.int(0)), Int(node.int(1)))
-      let cin = x.shape[3], groups = Int(node.int(8))
-      if groups != 1 { return 0 }
-      let rows = y.shape[1] * y.shape[2], k = kh * kw * cin
+      let conv = node.attributes(as: OpSchema.Conv2D.self)
+      if conv.groups != 1 { return 0 }
       if x.dtype == .i8 {
-        var g = Self.geometry(node, x: x, y: y)
+        var g = Self.geometry(conv.window, x: x, y: y)
         return lotr_qs8_conv2d_scratch_size(&g)
       }
-      return (kh == 1 && kw == 1 && node.int(2) == 1 && node.int(3) == 1 && (4...7).allSatisfy { node.int($0) == 0 })
-        ? 0 : rows * k * 4
+      let rows = y.shape[1] * y.shape[2], k = conv.window.kernelH * conv.window.kernelW * x.shape[3]
+      return conv.window.isPointwise ? 0 : rows * k * 4
     case .deconv2d:
       return t[node.inputs[0]].dtype == .f32 ? deconvScratchBytes(node, model) : 0
     case .attention:
@@ -200,26 +198,15 @@ public final class Network: @unchecked Sendable {
     }
   }
 
-  static func geometry(_ node: NodeInfo, x: TensorInfo, y: TensorInfo) -> lotr_conv_geometry {
+  static func geometry(_ w: Window2D, x: TensorInfo, y: TensorInfo) -> lotr_conv_geometry {
     var g = lotr_conv_geometry()
     g.input_height = UInt32(x.shape[1]); g.input_width = UInt32(x.shape[2])
     g.input_channels = UInt32(x.shape[3]); g.output_channels = UInt32(y.shape[3])
-    g.kernel_height = UInt32(node.int(0)); g.kernel_width = UInt32(node.int(1))
-    g.stride_height = UInt32(node.int(2)); g.stride_width = UInt32(node.int(3))
-    g.pad_top = UInt32(node.int(4)); g.pad_left = UInt32(node.int(5))
-    g.pad_bottom = UInt32(node.int(6)); g.pad_right = UInt32(node.int(7))
+    g.kernel_height = UInt32(w.kernelH); g.kernel_width = UInt32(w.kernelW)
+    g.stride_height = UInt32(w.strideH); g.stride_width = UInt32(w.strideW)
+    g.pad_top = UInt32(w.padTop); g.pad_left = UInt32(w.padLeft)
+    g.pad_bottom = UInt32(w.padBottom); g.pad_right = UInt32(w.padRight)
     return g
-  }
-
-  /// The int8 range [min, max] of a real clamp on a tensor quantized with (scale, zp).
-  static func quantizedClamp(_ lo: Float, _ hi: Float, scale: Float, zeroPoint: Int32) -> (Int8, Int8) {
-    func q(_ v: Float) -> Int8 {
-      if v == -.infinity { return -128 }
-      if v == .infinity { return 127 }
-      let r = max(-1000, min(1000, (v / scale).rounded(.toNearestOrEven)))
-      return Int8(max(-128, min(127, Int32(r) + zeroPoint)))
-    }
-    return (q(lo), q(hi))
   }
 
   func perTensor(_ id: Int) throws -> (scale: Float, zeroPoint: Int32) {
@@ -243,7 +230,7 @@ public final class Network: @unchecked Sendable {
     return (m, s)
   }
 
-  func prepare(_ node: NodeInfo, index n: Int) throws -> (() -> Void, Int) {
+  func prepare(_ node: NodeInfo, index n: Int) throws -> () -> Void {
     let t = model.tensors
     let k = kernels.table
     let poolPointer = pool?.pointer
@@ -253,14 +240,14 @@ public final class Network: @unchecked Sendable {
       let x = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
       let y = pointer(node.outputs[0]).assumingMemoryBound(to: Int8.self)
       let count = t[node.inputs[0]].elementCount
-      return ({ lotr_qs8_quantize(k, count, x, y, scale, zp) }, 0)
+      return { lotr_qs8_quantize(k, count, x, y, scale, zp) }
 
     case .dequantize:
       let (scale, zp) = try perTensor(node.inputs[0])
       let x = pointer(node.inputs[0]).assumingMemoryBound(to: Int8.self)
       let y = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
       let count = t[node.inputs[0]].elementCount
-      return ({ lotr_qs8_dequantize(k, count, x, y, scale, zp) }, 0)
+      return { lotr_qs8_dequantize(k, count, x, y, scale, zp) }
 
     case .conv2d:
       return try prepareConv(node, index: n)
@@ -273,35 +260,37 @@ public final class Network: @unchecked Sendable {
       let count = t[y].elementCount
       if t[y].dtype == .i8 {
         let (sa, za) = try perTensor(a), (sb, zb) = try perTensor(b), (sy, zy) = try perTensor(y)
-        let (lo, hi) = Self.quantizedClamp(node.float(0), node.float(1), scale: sy, zeroPoint: zy)
+        let clamp = node.attributes(as: OpSchema.Add.self).clamp
+        let (lo, hi) = clamp.quantized(scale: sy, zeroPoint: zy)
         var params = lotr_qs8_add_params()
         guard lotr_qs8_add_params_init(sa, za, sb, zb, sy, zy, lo, hi, &params) == 0 else {
           throw NetworkError("input/output scale ratio is not representable (\(sa)/\(sy), \(sb)/\(sy))")
         }
         let pa = pointer(a).assumingMemoryBound(to: Int8.self), pb = pointer(b).assumingMemoryBound(to: Int8.self)
         let py = pointer(y).assumingMemoryBound(to: Int8.self)
-        return ({ lotr_qs8_add(k, poolPointer, count, pa, pb, py, &params) }, 0)
+        return { lotr_qs8_add(k, poolPointer, count, pa, pb, py, &params) }
       }
       let pa = pointer(a).assumingMemoryBound(to: Float.self), pb = pointer(b).assumingMemoryBound(to: Float.self)
       let py = pointer(y).assumingMemoryBound(to: Float.self)
-      let (lo, hi) = (node.float(0), node.float(1))
-      return ({
+      let clamp = node.attributes(as: OpSchema.Add.self).clamp
+      let (lo, hi) = (clamp.min, clamp.max)
+      return {
         for i in 0..<count { py[i] = min(max(pa[i] + pb[i], lo), hi) }
-      }, 0)
+      }
 
     case .matmul:
       let (a, b, y) = (t[node.inputs[0]], t[node.inputs[1]], t[node.outputs[0]])
-      let transposed = node.int(0) != 0
-      let alpha = node.float(1)
+      let mm = node.attributes(as: OpSchema.MatMul.self)
+      let (transposed, alpha) = (mm.transposeB, mm.alpha)
       let (m, kk, nn) = (a.shape[0], a.shape[1], y.shape[1])
       let pa = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
       let pb = pointer(node.inputs[1]).assumingMemoryBound(to: Float.self)
       let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
       let ldb = Int32(b.shape[1])
-      return ({
+      return {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, transposed ? CblasTrans : CblasNoTrans, Int32(m), Int32(nn), Int32(kk),
                     alpha, pa, Int32(kk), pb, ldb, 0, py, Int32(nn))
-      }, m * nn * kk)
+      }
 
     case .layerNorm:
       let x = t[node.inputs[0]]
@@ -310,38 +299,39 @@ public final class Network: @unchecked Sendable {
       let pg = pointer(node.inputs[1]).assumingMemoryBound(to: Float.self)
       let pb = pointer(node.inputs[2]).assumingMemoryBound(to: Float.self)
       let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
-      let eps = node.float(0)
-      return ({ lotr_f32_layernorm(k, rows, cols, px, pg, pb, eps, py) }, 0)
+      let eps = node.attributes(as: OpSchema.LayerNorm.self).epsilon
+      return { lotr_f32_layernorm(k, rows, cols, px, pg, pb, eps, py) }
 
     case .softmax:
       let x = t[node.inputs[0]]
       let cols = x.shape.last!, rows = x.elementCount / cols
       let px = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
       let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
-      return ({ lotr_f32_softmax(k, rows, cols, px, py) }, 0)
+      return { lotr_f32_softmax(k, rows, cols, px, py) }
 
     case .gelu, .sigmoid:
       let count = t[node.inputs[0]].elementCount
       let px = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
       let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
-      if node.op == .gelu { return ({ lotr_f32_gelu(k, count, px, py) }, 0) }
-      return ({ for i in 0..<count { py[i] = 1 / (1 + expf(-px[i])) } }, 0)
+      if node.op == .gelu { return { lotr_f32_gelu(k, count, px, py) } }
+      return { for i in 0..<count { py[i] = 1 / (1 + expf(-px[i])) } }
 
     case .relu, .clamp:
       let x = t[node.inputs[0]]
       let count = x.elementCount
-      let (lo, hi) = node.op == .relu ? (Float(0), Float.infinity) : (node.float(0), node.float(1))
+      let range = node.op == .relu ? ActivationClamp.relu : node.attributes(as: OpSchema.Clamp.self).range
+      let (lo, hi) = (range.min, range.max)
       if x.dtype == .f32 {
         let px = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
         let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
-        if node.op == .relu { return ({ lotr_f32_relu(k, count, px, py) }, 0) }
-        return ({ for i in 0..<count { py[i] = min(max(px[i], lo), hi) } }, 0)
+        if node.op == .relu { return { lotr_f32_relu(k, count, px, py) } }
+        return { for i in 0..<count { py[i] = min(max(px[i], lo), hi) } }
       }
       let (scale, zp) = try perTensor(node.inputs[0])
-      let (qlo, qhi) = Self.quantizedClamp(lo, hi, scale: scale, zeroPoint: zp)
+      let (qlo, qhi) = range.quantized(scale: scale, zeroPoint: zp)
       let px = pointer(node.inputs[0]).assumingMemoryBound(to: Int8.self)
       let py = pointer(node.outputs[0]).assumingMemoryBound(to: Int8.self)
-      return ({ for i in 0..<count { py[i] = min(max(px[i], qlo), qhi) } }, 0)
+      return { for i in 0..<count { py[i] = min(max(px[i], qlo), qhi) } }
 
     case .attention:
       return try prepareAttention(node, index: n)
@@ -349,7 +339,7 @@ public final class Network: @unchecked Sendable {
     case .reshape:
       let bytes = t[node.inputs[0]].byteCount
       let px = pointer(node.inputs[0]), py = pointer(node.outputs[0])
-      return ({ py.copyMemory(from: px, byteCount: bytes) }, 0)
+      return { py.copyMemory(from: px, byteCount: bytes) }
 
     case .transpose:
       return prepareTranspose(node)

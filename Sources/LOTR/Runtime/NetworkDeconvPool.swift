@@ -13,7 +13,7 @@ extension Network {
   /// ix*sw - pl + kx, o) when that lies inside the output (no kernel flip). As one SGEMM,
   /// columns[H*W, Cout*KH*KW] = x[H*W, Cin] x w^T (the weight read as [Cout*KH*KW, Cin],
   /// as stored), then a col2im scatter-add onto the bias, then the fused clamp.
-  func prepareDeconv(_ node: NodeInfo, index n: Int) throws -> (() -> Void, Int) {
+  func prepareDeconv(_ node: NodeInfo, index n: Int) throws -> () -> Void {
     let t = model.tensors
     let (xi, wi, bi, yi) = (node.inputs[0], node.inputs[1], node.inputs[2], node.outputs[0])
     let (x, y) = (t[xi], t[yi])
@@ -22,16 +22,16 @@ extension Network {
     }
     let (ih, iw, cin) = (x.shape[1], x.shape[2], x.shape[3])
     let (oh, ow, cout) = (y.shape[1], y.shape[2], y.shape[3])
-    let (kh, kw) = (Int(node.int(0)), Int(node.int(1)))
-    let (sh, sw, pt, pl) = (Int(node.int(2)), Int(node.int(3)), Int(node.int(4)), Int(node.int(5)))
-    let (lo, hi) = (node.float(8), node.float(9))
+    let deconv = node.attributes(as: OpSchema.Deconv2D.self), window = deconv.window
+    let (kh, kw) = (window.kernelH, window.kernelW)
+    let (sh, sw, pt, pl) = (window.strideH, window.strideW, window.padTop, window.padLeft)
+    let (lo, hi) = (deconv.clamp.min, deconv.clamp.max)
     let kk = kh * kw, columnsPerPixel = cout * kk, pixels = ih * iw
     let px = pointer(xi).assumingMemoryBound(to: Float.self), py = pointer(yi).assumingMemoryBound(to: Float.self)
     let pw = model.data(wi).baseAddress!.assumingMemoryBound(to: Float.self)
     let pb = model.data(bi).baseAddress!.assumingMemoryBound(to: Float.self)
     let columns = scratch(n).assumingMemoryBound(to: Float.self)
-    let macs = pixels * cin * columnsPerPixel
-    return ({
+    return {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(pixels), Int32(columnsPerPixel), Int32(cin), 1, px,
                   Int32(cin), pw, Int32(cin), 0, columns, Int32(columnsPerPixel))
       for p in 0..<(oh * ow) { (py + p * cout).update(from: pb, count: cout) }
@@ -54,25 +54,25 @@ extension Network {
       if lo > -.infinity || hi < .infinity {
         for i in 0..<(oh * ow * cout) { py[i] = min(max(py[i], lo), hi) }
       }
-    }, macs)
+    }
   }
 
   /// Max pooling over NHWC windows. Padded taps never win (they count as -inf / -128);
-  /// GraphRules keeps every pad below the kernel, so each window holds a real element.
+  /// the MAXPOOL schema keeps every pad below the kernel, so each window holds a real element.
   /// int8 runs on the raw integers: the input and output share one quantization and max
   /// commutes with the monotonic quantization, so it is exact.
-  func prepareMaxPool(_ node: NodeInfo) -> (() -> Void, Int) {
+  func prepareMaxPool(_ node: NodeInfo) -> () -> Void {
     let x = model.tensors[node.inputs[0]], y = model.tensors[node.outputs[0]]
+    let w = node.attributes(as: OpSchema.MaxPool.self).window
     let g = PoolGeometry(ih: x.shape[1], iw: x.shape[2], c: x.shape[3], oh: y.shape[1], ow: y.shape[2],
-                         kh: Int(node.int(0)), kw: Int(node.int(1)), sh: Int(node.int(2)), sw: Int(node.int(3)),
-                         pt: Int(node.int(4)), pl: Int(node.int(5)))
+                         kh: w.kernelH, kw: w.kernelW, sh: w.strideH, sw: w.strideW, pt: w.padTop, pl: w.padLeft)
     let px = pointer(node.inputs[0]), py = pointer(node.outputs[0])
     if x.dtype == .i8 {
       let (xs, ys) = (px.assumingMemoryBound(to: Int8.self), py.assumingMemoryBound(to: Int8.self))
-      return ({ Self.maxPool(g, xs, ys, lowest: Int8.min) }, 0)
+      return { Self.maxPool(g, xs, ys, lowest: Int8.min) }
     }
     let (xs, ys) = (px.assumingMemoryBound(to: Float.self), py.assumingMemoryBound(to: Float.self))
-    return ({ Self.maxPool(g, xs, ys, lowest: -Float.infinity) }, 0)
+    return { Self.maxPool(g, xs, ys, lowest: -Float.infinity) }
   }
 
   struct PoolGeometry {

@@ -3,18 +3,17 @@ import COpenBLAS
 
 /// The steps with more preparation: convolutions, linears, attention, layout ops.
 extension Network {
-  func prepareConv(_ node: NodeInfo, index n: Int) throws -> (() -> Void, Int) {
+  func prepareConv(_ node: NodeInfo, index n: Int) throws -> () -> Void {
     let t = model.tensors
     let (xi, wi, bi, yi) = (node.inputs[0], node.inputs[1], node.inputs[2], node.outputs[0])
     let (x, y) = (t[xi], t[yi])
-    var g = Self.geometry(node, x: x, y: y)
-    let groups = Int(node.int(8))
+    let conv = node.attributes(as: OpSchema.Conv2D.self), window = conv.window
+    var g = Self.geometry(window, x: x, y: y)
     let (cin, cout) = (x.shape[3], y.shape[3])
-    let (kh, kw) = (Int(node.int(0)), Int(node.int(1)))
+    let (kh, kw) = (window.kernelH, window.kernelW)
     let (oh, ow) = (y.shape[1], y.shape[2])
-    let depthwise = groups == cin && groups == cout && groups > 1
-    guard groups == 1 || depthwise else { throw NetworkError("grouped convolution (groups \(groups)) is not supported") }
-    let macs = oh * ow * cout * kh * kw * (depthwise ? 1 : cin)
+    let depthwise = conv.isDepthwise(inputChannels: cin, outputChannels: cout)
+    guard conv.groups == 1 || depthwise else { throw NetworkError("grouped convolution (groups \(conv.groups)) is not supported") }
     let k = kernels.table
     let poolPointer = pool?.pointer
 
@@ -22,7 +21,7 @@ extension Network {
       guard y.dtype == .i8 else { throw NetworkError("int8 convolution with a float output is not supported") }
       let (sx, zx) = try perTensor(xi), (sy, zy) = try perTensor(yi)
       let (mult, shift) = try requantization(input: sx, weights: model.scales(wi), output: sy)
-      let (lo, hi) = Self.quantizedClamp(node.float(9), node.float(10), scale: sy, zeroPoint: zy)
+      let (lo, hi) = conv.clamp.quantized(scale: sy, zeroPoint: zy)
       let requant = AlignedBuffer<lotr_qs8_requant>(count: 1)
       requant[0] = lotr_qs8_requant(multiplier: mult.pointer, shift: shift.pointer, output_zero_point: zy,
                                     output_min: lo, output_max: hi)
@@ -34,7 +33,7 @@ extension Network {
       let weights = model.data(wi).baseAddress!.assumingMemoryBound(to: Int8.self)
       let bias = model.data(bi).baseAddress!.assumingMemoryBound(to: Int32.self)
       if depthwise {
-        guard kh == 3, kw == 3, (1...2).contains(Int(node.int(2))), node.int(2) == node.int(3) else {
+        guard conv.hasInt8Kernel(inputChannels: cin, outputChannels: cout) else {
           throw NetworkError("depthwise convolution must be 3x3 with stride 1 or 2")
         }
         let packed = AlignedBuffer<UInt8>(count: lotr_qs8_dwconv3x3_packed_size(k, cin))
@@ -42,7 +41,7 @@ extension Network {
         owned.append(packed)
         packedBytes += packed.count
         let pw = UnsafeRawPointer(packed.raw)
-        return ({ lotr_qs8_dwconv3x3(k, poolPointer, geometry.pointer, px, zx, pw, py, requant.pointer) }, macs)
+        return { lotr_qs8_dwconv3x3(k, poolPointer, geometry.pointer, px, zx, pw, py, requant.pointer) }
       }
       let kk = kh * kw * cin
       let packed = AlignedBuffer<UInt8>(count: lotr_qs8_gemm_packed_size(k, cout, kk))
@@ -51,19 +50,19 @@ extension Network {
       packedBytes += packed.count
       let pw = UnsafeRawPointer(packed.raw)
       let scratch = lotr_qs8_conv2d_scratch_size(&g) > 0 ? scratch(n) : nil
-      return ({ lotr_qs8_conv2d(k, poolPointer, geometry.pointer, px, zx, pw, py, requant.pointer, scratch) }, macs)
+      return { lotr_qs8_conv2d(k, poolPointer, geometry.pointer, px, zx, pw, py, requant.pointer, scratch) }
     }
 
     // Float reference path: im2col + SGEMM, depthwise as direct loops.
     let px = pointer(xi).assumingMemoryBound(to: Float.self), py = pointer(yi).assumingMemoryBound(to: Float.self)
     let pw = model.data(wi).baseAddress!.assumingMemoryBound(to: Float.self)
     let pb = model.data(bi).baseAddress!.assumingMemoryBound(to: Float.self)
-    let (lo, hi) = (node.float(9), node.float(10))
-    let (sh, sw, pt, pl) = (Int(node.int(2)), Int(node.int(3)), Int(node.int(4)), Int(node.int(5)))
+    let (lo, hi) = (conv.clamp.min, conv.clamp.max)
+    let (sh, sw, pt, pl) = (window.strideH, window.strideW, window.padTop, window.padLeft)
     let (ih, iw) = (x.shape[1], x.shape[2])
     if depthwise {
       let c = cin
-      return ({
+      return {
         for oy in 0..<oh {
           for ox in 0..<ow {
             let out = py + (oy * ow + ox) * c
@@ -81,12 +80,12 @@ extension Network {
             for ch in 0..<c { out[ch] = min(max(out[ch], lo), hi) }
           }
         }
-      }, macs)
+      }
     }
     let kk = kh * kw * cin, rows = oh * ow
-    let pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && (4...7).allSatisfy { node.int($0) == 0 }
+    let pointwise = window.isPointwise
     let columns: UnsafeMutablePointer<Float> = pointwise ? px : scratch(n).assumingMemoryBound(to: Float.self)
-    return ({
+    return {
       if !pointwise {
         for oy in 0..<oh {
           for ox in 0..<ow {
@@ -112,10 +111,10 @@ extension Network {
         let out = py + r * cout
         for ch in 0..<cout { out[ch] = min(max(out[ch] + pb[ch], lo), hi) }
       }
-    }, macs)
+    }
   }
 
-  func prepareLinear(_ node: NodeInfo) throws -> (() -> Void, Int) {
+  func prepareLinear(_ node: NodeInfo) throws -> () -> Void {
     let t = model.tensors
     let (xi, wi, bi, yi) = (node.inputs[0], node.inputs[1], node.inputs[2], node.outputs[0])
     let (x, w, y) = (t[xi], t[wi], t[yi])
@@ -123,8 +122,8 @@ extension Network {
     let m = x.elementCount / kk
     let k = kernels.table
     let poolPointer = pool?.pointer
-    let (lo, hi) = (node.float(0), node.float(1))
-    let macs = m * nn * kk
+    let clamp = node.attributes(as: OpSchema.Linear.self).clamp
+    let (lo, hi) = (clamp.min, clamp.max)
     if x.dtype == .i8 {
       let (sx, zx) = try perTensor(xi)
       let weightScales = model.scales(wi)
@@ -138,13 +137,13 @@ extension Network {
       if y.dtype == .i8 {
         let (sy, zy) = try perTensor(yi)
         let (mult, shift) = try requantization(input: sx, weights: weightScales, output: sy)
-        let (qlo, qhi) = Self.quantizedClamp(lo, hi, scale: sy, zeroPoint: zy)
+        let (qlo, qhi) = clamp.quantized(scale: sy, zeroPoint: zy)
         let requant = AlignedBuffer<lotr_qs8_requant>(count: 1)
         requant[0] = lotr_qs8_requant(multiplier: mult.pointer, shift: shift.pointer, output_zero_point: zy,
                                       output_min: qlo, output_max: qhi)
         owned.append(requant)
         let py = pointer(yi).assumingMemoryBound(to: Int8.self)
-        return ({ lotr_qs8_gemm(k, poolPointer, m, nn, kk, px, kk, pw, py, nn, requant.pointer) }, macs)
+        return { lotr_qs8_gemm(k, poolPointer, m, nn, kk, px, kk, pw, py, nn, requant.pointer) }
       }
       let scales = AlignedBuffer<Float>(count: nn)
       for c in 0..<nn { scales[c] = sx * weightScales[c] }
@@ -152,32 +151,32 @@ extension Network {
       let py = pointer(yi).assumingMemoryBound(to: Float.self)
       let clamps = lo.isFinite || hi.isFinite
       let count = m * nn
-      return ({
+      return {
         lotr_qs8_gemm_f32(k, poolPointer, m, nn, kk, px, kk, pw, py, nn, scales.pointer)
         if clamps { for i in 0..<count { py[i] = min(max(py[i], lo), hi) } }
-      }, macs)
+      }
     }
     let px = pointer(xi).assumingMemoryBound(to: Float.self), py = pointer(yi).assumingMemoryBound(to: Float.self)
     let pw = model.data(wi).baseAddress!.assumingMemoryBound(to: Float.self)
     let pb = model.data(bi).baseAddress!.assumingMemoryBound(to: Float.self)
-    return ({
+    return {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(nn), Int32(kk), 1, px, Int32(kk), pw,
                   Int32(kk), 0, py, Int32(nn))
       for r in 0..<m {
         let out = py + r * nn
         for c in 0..<nn { out[c] = min(max(out[c] + pb[c], lo), hi) }
       }
-    }, macs)
+    }
   }
 
   /// Multi-head attention in float: Q = q Wq^T + bq (likewise K, V), per head
   /// softmax(Q_h K_h^T / sqrt(d_h)) V_h, concatenated, then the output projection.
   /// Weights stored as int8 are dequantized once here.
-  func prepareAttention(_ node: NodeInfo, index n: Int) throws -> (() -> Void, Int) {
+  func prepareAttention(_ node: NodeInfo, index n: Int) throws -> () -> Void {
     let t = model.tensors
     let (lq, d) = (t[node.inputs[0]].shape[0], t[node.inputs[0]].shape[1])
     let lk = t[node.inputs[1]].shape[0]
-    let heads = Int(node.int(0)), dh = d / heads
+    let heads = node.attributes(as: OpSchema.Attention.self).heads, dh = d / heads
     func floatWeights(_ id: Int) -> UnsafePointer<Float> {
       if t[id].dtype == .f32 { return UnsafePointer(model.data(id).baseAddress!.assumingMemoryBound(to: Float.self)) }
       let scales = model.scales(id)
@@ -209,8 +208,7 @@ extension Network {
         for c in 0..<d { row[c] += bias[c] }
       }
     }
-    let macs = (2 * lq + 2 * lk) * d * d + 2 * lq * lk * d
-    return ({
+    return {
       project(query, rows: lq, w[0], b[0], q)
       project(key, rows: lk, w[1], b[1], kp)
       project(value, rows: lk, w[2], b[2], vp)
@@ -222,14 +220,14 @@ extension Network {
                     vp + h * dh, Int32(d), 0, o + h * dh, Int32(d))
       }
       project(o, rows: lq, w[3], b[3], out)
-    }, macs)
+    }
   }
 
-  func prepareTranspose(_ node: NodeInfo) -> (() -> Void, Int) {
+  func prepareTranspose(_ node: NodeInfo) -> () -> Void {
     let x = model.tensors[node.inputs[0]]
     let rank = x.shape.count
     var shape = x.shape + [Int](repeating: 1, count: 4 - rank)
-    let perm = (0..<4).map { Int(node.int($0)) }
+    let perm = node.attributes(as: OpSchema.Transpose.self).perm
     var strides = [Int](repeating: 0, count: 4)
     var s = 1
     for i in (0..<4).reversed() { strides[i] = s; s *= shape[i] }
@@ -238,7 +236,7 @@ extension Network {
     shape = outShape
     let size = x.dtype.size
     let px = pointer(node.inputs[0]), py = pointer(node.outputs[0])
-    return ({
+    return {
       var o = 0
       for a in 0..<shape[0] {
         for b in 0..<shape[1] {
@@ -251,22 +249,22 @@ extension Network {
           }
         }
       }
-    }, 0)
+    }
   }
 
-  func prepareConcat(_ node: NodeInfo) -> (() -> Void, Int) {
+  func prepareConcat(_ node: NodeInfo) -> () -> Void {
     let (a, b) = (model.tensors[node.inputs[0]], model.tensors[node.inputs[1]])
-    let axis = Int(node.int(0))
+    let axis = node.attributes(as: OpSchema.Concat.self).axis
     let outer = a.shape[..<axis].reduce(1, *)
     let size = a.dtype.size
     let aChunk = a.shape[axis...].reduce(1, *) * size, bChunk = b.shape[axis...].reduce(1, *) * size
     let pa = pointer(node.inputs[0]), pb = pointer(node.inputs[1]), py = pointer(node.outputs[0])
-    return ({
+    return {
       var dst = py
       for i in 0..<outer {
         dst.copyMemory(from: pa + i * aChunk, byteCount: aChunk); dst += aChunk
         dst.copyMemory(from: pb + i * bChunk, byteCount: bChunk); dst += bChunk
       }
-    }, 0)
+    }
   }
 }
