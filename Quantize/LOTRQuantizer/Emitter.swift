@@ -231,6 +231,15 @@ struct Emitter {
       let window = Window2D(kernel: (k[0], k[1]), stride: (strides[0], strides[1]), pads: (pads[0], pads[1], pads[2], pads[3]))
       g.addNode(OpSchema.MaxPool(window), unique(n.displayName), inputs: [xt], outputs: [y.tensor], onnxNodes: [n.name])
 
+    case "Pad":
+      let x = try activation(ins[0], n)
+      let (begin, end) = try a.padAmounts(n, rank: x.shape.count)
+      let layout: Layout = x.shape.count == 4 ? .nhwc : .identity(x.shape.count)
+      let xt = try convert(x, to: layout)
+      let y = define(out, layout: layout)
+      g.addNode(OpSchema.Pad(before: layout.perm.map { begin[$0] }, after: layout.perm.map { end[$0] }), unique(n.displayName),
+                inputs: [xt], outputs: [y.tensor], onnxNodes: [n.name])
+
     case "BatchNormalization":
       throw ImportError.node(n, "a BatchNormalization is only supported right after a Conv/ConvTranspose that nothing else reads (it is folded into it)")
 

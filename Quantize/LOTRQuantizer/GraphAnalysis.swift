@@ -22,7 +22,7 @@ struct GraphAnalysis {
   /// What the importer maps, for error messages.
   static let supportedSummary = """
     Supported on activations: Conv, ConvTranspose (each with a following BatchNormalization folded in), \
-    MaxPool (2-D, no dilation, ceil_mode 0), Relu, Clip, Sigmoid, Gelu, Add, Sub of a constant, MatMul/Gemm with constant weights (+ Add bias), \
+    MaxPool (2-D, no dilation, ceil_mode 0), Pad (constant 0), Relu, Clip, Sigmoid, Gelu, Add, Sub of a constant, MatMul/Gemm with constant weights (+ Add bias), \
     LayerNormalization (last axis), Softmax (last axis), Reshape, Flatten, Squeeze, Unsqueeze, Transpose, \
     Concat, Identity, Dropout; multi-head attention as training/ exports it (MatMul/Reshape/Transpose/\
     Mul/Softmax) and decomposed LayerNorm (ReduceMean/Sub/Pow/Sqrt/Div); on constants also Shape, \
@@ -395,6 +395,12 @@ struct GraphAnalysis {
       let ow = (x[3] - 1) * strides[1] + k[1] - pads[1] - pads[3] + op[1]
       return [Out([x[0], w[1] * g, oh, ow])]
 
+    case "Pad":
+      let x = shape(0)
+      let (begin, end) = try padAmounts(node, rank: x.count)
+      guard const(0) == nil else { throw ImportError.node(node, "padding a constant is not supported") }
+      return [Out((0..<x.count).map { x[$0] + begin[$0] + end[$0] })]
+
     case "MaxPool":
       try arity(1...1)
       let x = shape(0)
@@ -411,6 +417,42 @@ struct GraphAnalysis {
     default:
       throw ImportError.node(node, "op '\(node.opType)' is not supported. \(Self.supportedSummary)")
     }
+  }
+
+  /// A constant-mode Pad with value 0 as (begin, end) per axis; the pads come from input 1
+  /// (opset >= 11; `axes`, input 3, from opset 18) or the `pads` attribute (older).
+  func padAmounts(_ node: Onnx_NodeProto, rank: Int) throws -> (begin: [Int], end: [Int]) {
+    let ins = node.presentInputs
+    guard (node.string("mode") ?? "constant") == "constant" else {
+      throw ImportError.node(node, "mode '\(node.string("mode")!)' is not supported (only constant zero padding)")
+    }
+    func constantInput(_ i: Int) -> ConstTensor? { i < node.input.count && !node.input[i].isEmpty ? constants[node.input[i]] : nil }
+    let raw: [Int]
+    if ins.count > 1 || node.input.count > 1 {
+      guard let p = constantInput(1) else { throw ImportError.node(node, "pads (input 1) must be a constant") }
+      raw = p.ints.map { Int($0) }
+      if let v = constantInput(2), v.floats.contains(where: { $0 != 0 }) {
+        throw ImportError.node(node, "constant_value \(v.floats) is not supported (only 0)")
+      } else if node.input.count > 2, !node.input[2].isEmpty, constantInput(2) == nil {
+        throw ImportError.node(node, "constant_value (input 2) must be a constant")
+      }
+    } else {
+      raw = node.ints("pads") ?? []
+      guard (node.float("value") ?? 0) == 0 else { throw ImportError.node(node, "value \(node.float("value")!) is not supported (only 0)") }
+    }
+    var axes = Array(0..<rank)
+    if node.input.count > 3, !node.input[3].isEmpty {
+      guard let a = constantInput(3) else { throw ImportError.node(node, "axes (input 3) must be a constant") }
+      axes = try a.ints.map { v in
+        guard let ax = Shapes.axis(Int(v), rank: rank) else { throw ImportError.node(node, "axis \(v) is out of range for rank \(rank)") }
+        return ax
+      }
+    }
+    guard raw.count == 2 * axes.count else { throw ImportError.node(node, "pads has \(raw.count) values, expected \(2 * axes.count)") }
+    guard raw.allSatisfy({ $0 >= 0 }) else { throw ImportError.node(node, "negative pads (cropping) \(raw) are not supported") }
+    var begin = [Int](repeating: 0, count: rank), end = begin
+    for (k, ax) in axes.enumerated() { begin[ax] = raw[k]; end[ax] = raw[axes.count + k] }
+    return (begin, end)
   }
 
   /// A 2-D MaxPool's kernel, strides and [top, left, bottom, right] pads, refusing what

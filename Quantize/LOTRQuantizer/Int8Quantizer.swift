@@ -166,8 +166,9 @@ public enum Int8Quantizer {
         continue
       }
       int8MACs += macs
+      let form = node.attributes.int8Form(node.inputs.map { tensors[$0].shape }, tensors[y].shape)
       switch node.op {
-      case .reshape, .transpose, .maxPool: // the output shares the input's quantization (max commutes with it)
+      case _ where form == .sharesInputQuantization: // data movement, max (commutes with the quantization), zero padding
         let (x, p) = int8Tensor(node.inputs[0])
         q[y] = p
         let id = b.addTensor(tensors[y].name, .i8, tensors[y].shape, quantization: .perTensor(scale: p.scale, zeroPoint: p.zeroPoint))

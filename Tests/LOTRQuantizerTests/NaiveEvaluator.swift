@@ -122,6 +122,24 @@ struct NaiveEvaluator {
       return ins[0].map { clamp($0, r.min, r.max) }
     case .reshape: return ins[0]
 
+    case .pad:
+      // Walk the output; an index inside [before, before + input) reads the input, else 0.
+      let s = shapes[0], p = n.attributes(as: OpSchema.Pad.self)
+      var y = [Float](repeating: 0, count: count)
+      var idx = [Int](repeating: 0, count: s.count)
+      for flat in 0..<count {
+        var src = 0, inside = true
+        for d in 0..<s.count {
+          let i = idx[d] - p.before[d]
+          if i < 0 || i >= s[d] { inside = false; break }
+          src = src * s[d] + i
+        }
+        if inside { y[flat] = ins[0][src] }
+        var d = s.count - 1
+        while d >= 0 { idx[d] += 1; if idx[d] < out[d] { break }; idx[d] = 0; d -= 1 }
+      }
+      return y
+
     case .transpose:
       let s = shapes[0]
       let perm = Array(n.attributes(as: OpSchema.Transpose.self).perm.prefix(s.count))

@@ -149,25 +149,55 @@ final class ONNXImportTests: XCTestCase {
     XCTAssertLessThan(worst, 1e-4, "max |Network - onnxruntime| = \(worst)")
 
     // int8: MAXPOOL follows its int8 input, DECONV2D stays float.
-    let x = try readFloats(fixtures.appendingPathComponent("onnx/deconv_maxpool.input.bin").path)
-    let inputs = [nchwToNHWC(x, c: 3, h: 16, w: 16)] + randomInputs(7, size: 768, seed: 11)
-    let stats = try Calibrator.collect(graph, inputs: inputs, kernels: try KernelPath.default())
-    let q = try ModelFile(bytes: try Int8Quantizer.quantize(graph, statistics: stats).builder.serialize())
-    let dtype: (String) -> DType = { name in
-      let n = q.nodes.first { $0.name == name }!
-      return q.tensors[n.inputs[0]].dtype
-    }
-    XCTAssertEqual(dtype("/stem/MaxPool"), .i8)
-    XCTAssertEqual(dtype("/up/ConvTranspose"), .f32)
+    let q = try checkInt8AgainstExpected("deconv_maxpool", graph)
+    XCTAssertEqual(inputDType(q, "/stem/MaxPool"), .i8)
+    XCTAssertEqual(inputDType(q, "/up/ConvTranspose"), .f32)
     let stemPool = q.nodes.first { $0.name == "/stem/MaxPool" }!
     XCTAssertEqual(q.tensors[stemPool.inputs[0]].quantization, q.tensors[stemPool.outputs[0]].quantization)
+  }
+
+  func testPadMatchesONNXRuntimeInFloatAndInt8() throws {
+    let (graph, model) = try importAndValidate(onnxFixture("pad_residual"))
+    XCTAssertEqual(ops(model)[.pad], 2)
+    XCTAssertEqual(model.versionMinor, 2, "PAD is a format 1.2 op")
+    let spatial = model.nodes.first { $0.name == "/down/Pad" }!.attributes(as: OpSchema.Pad.self)
+    XCTAssertEqual([spatial.before, spatial.after], [[0, 0, 0, 0], [0, 1, 1, 0]], "NCHW pads as NHWC: bottom and right")
+    let channels = model.nodes.first { $0.name == "/skip/Pad" }!.attributes(as: OpSchema.Pad.self)
+    XCTAssertEqual([channels.before, channels.after], [[0, 0, 0, 0], [0, 0, 0, 4]], "channel pad on the last NHWC axis")
+    try checkAgainstExpected("pad_residual", model)
+    let worst = try networkError("pad_residual", model)
+    XCTAssertLessThan(worst, 1e-4, "max |Network - onnxruntime| = \(worst)")
+
+    // int8: PAD keeps its input's quantization and pads with the zero point.
+    let q = try checkInt8AgainstExpected("pad_residual", graph)
+    for name in ["/down/Pad", "/skip/Pad"] {
+      let pad = q.nodes.first { $0.name == name }!
+      XCTAssertEqual(q.tensors[pad.inputs[0]].dtype, .i8, name)
+      XCTAssertEqual(q.tensors[pad.inputs[0]].quantization, q.tensors[pad.outputs[0]].quantization, name)
+    }
+  }
+
+  func inputDType(_ model: ModelFile, _ node: String) -> DType {
+    model.tensors[model.nodes.first { $0.name == node }!.inputs[0]].dtype
+  }
+
+  /// Quantizes `graph` (calibrated on the fixture's input and random ones), runs it on the
+  /// fixture's input and checks it against ONNX Runtime's output within 10 % of its range.
+  func checkInt8AgainstExpected(_ name: String, _ graph: ImportedGraph, file: StaticString = #filePath, line: UInt = #line) throws -> ModelFile {
+    let x = try readFloats(fixtures.appendingPathComponent("onnx/\(name).input.bin").path)
+    let s = graph.tensors[graph.inputTensor!].shape
+    let inputs = [nchwToNHWC(x, c: s[3], h: s[1], w: s[2])] + randomInputs(7, size: x.count, seed: 11)
+    let stats = try Calibrator.collect(graph, inputs: inputs, kernels: try KernelPath.default())
+    let q = try ModelFile(bytes: try Int8Quantizer.quantize(graph, statistics: stats).builder.serialize())
     let network = try Network(model: q, kernels: try KernelPath.default())
     network.inputPointer.copyMemory(from: inputs[0], byteCount: inputs[0].count * 4)
     network.run()
-    let expected = try readFloats(fixtures.appendingPathComponent("onnx/deconv_maxpool.expected.bin").path)
+    let expected = try readFloats(fixtures.appendingPathComponent("onnx/\(name).expected.bin").path)
     let int8Worst = zip(network.output, expected).map { abs($0 - $1) }.max()!
     let magnitude = expected.map(abs).max()!
-    XCTAssertLessThan(int8Worst, 0.1 * magnitude, "int8 vs onnxruntime: \(int8Worst) (outputs up to \(magnitude))")
+    XCTAssertLessThan(int8Worst, 0.1 * magnitude, "\(name): int8 vs onnxruntime: \(int8Worst) (outputs up to \(magnitude))",
+                      file: file, line: line)
+    return q
   }
 
   func testDecomposedLayerNormBecomesLAYERNORM() throws {

@@ -10,13 +10,14 @@ final class OpSchemaTests: XCTestCase {
       .conv2d: (3, 11), .deconv2d: (3, 10), .add: (2, 2), .linear: (3, 2), .matmul: (2, 2), .layerNorm: (3, 1),
       .softmax: (1, 0), .gelu: (1, 0), .relu: (1, 0), .sigmoid: (1, 0), .clamp: (1, 2), .attention: (11, 1),
       .reshape: (1, 0), .transpose: (1, 4), .concat: (2, 1), .quantize: (1, 0), .dequantize: (1, 0), .maxPool: (1, 8),
+      .pad: (1, 8),
     ]
     XCTAssertEqual(Set(documented.keys), Set(Op.allCases))
     for op in Op.allCases {
       XCTAssertEqual(op.inputCount, documented[op]!.0, "\(op) inputs")
       XCTAssertEqual(op.attributeWords, documented[op]!.1, "\(op) attribute words")
       XCTAssertEqual(op.attributesType.op, op, "\(op)'s entry names its op")
-      XCTAssertEqual(op.sinceMinor, op == .maxPool ? 1 : 0)
+      XCTAssertEqual(op.sinceMinor, [Op.maxPool: 1, .pad: 2][op] ?? 0, "\(op): the format minor that added it")
     }
   }
 
@@ -34,6 +35,7 @@ final class OpSchemaTests: XCTestCase {
     XCTAssertEqual(OpSchema.LayerNorm(epsilon: 1e-6).words, [f(1e-6)])
     XCTAssertEqual(OpSchema.Linear(clamp: .none).words, [f(-.infinity), f(.infinity)])
     XCTAssertEqual(OpSchema.MaxPool(Window2D(kernel: (3, 2), stride: (2, 2), pads: (0, 1, 1, 0))).words, [3, 2, 2, 2, 0, 1, 1, 0])
+    XCTAssertEqual(OpSchema.Pad(before: [0, 1], after: [2, 0, 3]).words, [0, 1, 0, 0, 2, 0, 3, 0], "before[4], then after[4]")
     XCTAssertEqual(OpSchema.Conv2D(words: conv.words), conv)
     XCTAssertEqual(OpSchema.Deconv2D(words: deconv.words), deconv)
     XCTAssertEqual(Int32(bitPattern: OpSchema.Concat(axis: -1).words[0]), -1, "i32 fields keep their sign")

@@ -379,6 +379,48 @@ public enum OpSchema {
   }
 }
 
+extension OpSchema {
+  /// Zero padding: y has x's shape plus `before[i] + after[i]` along axis i, x in the
+  /// middle, real 0 elsewhere (the zero point for i8). f32, or i8 with the input's
+  /// quantization. Entries past x's rank are 0. (BlazeFace pads channels before its
+  /// residual adds.)
+  public struct Pad: OpAttributes {
+    public static let op = Op.pad
+    public static let inputs = ["x"]
+    public static let sinceMinor: UInt16 = 2
+    public var before = [0, 0, 0, 0]
+    public var after = [0, 0, 0, 0]
+
+    public init() {}
+    /// Pads of the first axes; the rest get none.
+    public init(before: [Int], after: [Int]) {
+      self.before = (0..<4).map { $0 < before.count ? before[$0] : 0 }
+      self.after = (0..<4).map { $0 < after.count ? after[$0] : 0 }
+    }
+
+    public mutating func code(_ c: inout AttributeCoder) {
+      for i in 0..<4 { c.int(&before[i]) }
+      for i in 0..<4 { c.int(&after[i]) }
+    }
+
+    public func problem(_ ins: [TensorInfo], _ out: TensorInfo) -> String? {
+      let x = ins[0], rank = x.shape.count
+      guard (before + after).allSatisfy({ $0 >= 0 }),
+            (rank..<4).allSatisfy({ before[$0] == 0 && after[$0] == 0 }) else {
+        return "pads \(before) / \(after) must be non-negative, and 0 past the rank \(rank)"
+      }
+      let expected = (0..<rank).map { x.shape[$0] + before[$0] + after[$0] }
+      guard out.shape == expected else { return "output shape \(out.shape) should be \(expected)" }
+      guard OperandRules.sameEncoding(x, out), x.dtype == .f32 || OperandRules.quantizedI8(x) else {
+        return "PAD takes f32, or per-tensor quantized i8 with the output's quantization identical to the input's"
+      }
+      return nil
+    }
+
+    public func int8Form(_ ins: [[Int]], _ out: [Int]) -> Int8Form { .sharesInputQuantization }
+  }
+}
+
 extension Op {
   /// The op's schema entry: the one table from op id to attribute struct.
   public var attributesType: any OpAttributes.Type {
@@ -401,6 +443,7 @@ extension Op {
     case .quantize: return OpSchema.Quantize.self
     case .dequantize: return OpSchema.Dequantize.self
     case .maxPool: return OpSchema.MaxPool.self
+    case .pad: return OpSchema.Pad.self
     }
   }
 

@@ -352,6 +352,9 @@ public final class Network: @unchecked Sendable {
 
     case .maxPool:
       return prepareMaxPool(node)
+
+    case .pad:
+      return try preparePad(node)
     }
   }
 }

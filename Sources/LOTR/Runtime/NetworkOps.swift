@@ -252,6 +252,34 @@ extension Network {
     }
   }
 
+  /// Fills y with real 0 (the zero point for i8), then copies each innermost row of x
+  /// into place; axes counted from the left, shapes padded to rank 4 with leading 1s.
+  func preparePad(_ node: NodeInfo) throws -> () -> Void {
+    let x = model.tensors[node.inputs[0]], y = model.tensors[node.outputs[0]]
+    let pad = node.attributes(as: OpSchema.Pad.self)
+    let lead = 4 - x.shape.count
+    let xs = [Int](repeating: 1, count: lead) + x.shape, ys = [Int](repeating: 1, count: lead) + y.shape
+    let before = [Int](repeating: 0, count: lead) + pad.before.prefix(x.shape.count)
+    let size = x.dtype.size
+    // f32 0.0 is all zero bits; i8 real 0 is the zero point.
+    let fillByte = x.dtype == .i8 ? UInt8(bitPattern: Int8(clamping: try perTensor(node.inputs[0]).zeroPoint)) : 0
+    let px = pointer(node.inputs[0]), py = pointer(node.outputs[0])
+    let row = xs[3] * size, yBytes = y.byteCount
+    return {
+      py.initializeMemory(as: UInt8.self, repeating: fillByte, count: yBytes)
+      var src = px
+      for a in 0..<xs[0] {
+        for b in 0..<xs[1] {
+          for c in 0..<xs[2] {
+            let o = (((a + before[0]) * ys[1] + b + before[1]) * ys[2] + c + before[2]) * ys[3] + before[3]
+            (py + o * size).copyMemory(from: src, byteCount: row)
+            src += row
+          }
+        }
+      }
+    }
+  }
+
   func prepareConcat(_ node: NodeInfo) -> () -> Void {
     let (a, b) = (model.tensors[node.inputs[0]], model.tensors[node.inputs[1]])
     let axis = node.attributes(as: OpSchema.Concat.self).axis

@@ -183,6 +183,26 @@ def deconv_maxpool() -> None:
     g.save("deconv_maxpool", 16, 64, out)
 
 
+def pad_residual() -> None:
+    """BlazeFace's two uses of Pad: a stride-2 conv after an explicit bottom/right spatial
+    pad (TensorFlow's SAME), and a residual whose shortcut is zero-padded in channels
+    (8 -> 12) before the Add; then tokens and a Linear head."""
+    g = G(6)
+    x = g.node("Conv", "/stem/Conv", ["input", g.rand("stem.w", 8, 3, 3, 3), g.rand("stem.b", 8)],
+               kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    x = g.node("Relu", "/stem/Relu", [x])                                                               # 8 x 16 x 16
+    p = g.node("Pad", "/down/Pad", [x, g.const("down.pads", np.array([0, 0, 0, 0, 0, 0, 1, 1], np.int64))])  # 17 x 17
+    y = g.node("Conv", "/down/Conv", [p, g.rand("down.w", 12, 8, 3, 3, scale=0.3), g.rand("down.b", 12)],
+               kernel_shape=[3, 3], strides=[2, 2])                                                     # 12 x 8 x 8
+    s = g.node("MaxPool", "/skip/MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])                   # 8 x 8 x 8
+    s = g.node("Pad", "/skip/Pad", [s, g.const("skip.pads", np.array([0, 0, 0, 0, 0, 4, 0, 0], np.int64)),
+                                    g.const("skip.value", np.array(0, np.float32))])                    # 12 x 8 x 8
+    x = g.node("Add", "/block/Add", [y, s])
+    x = g.node("Relu", "/block/Relu", [x])
+    out = tokens_head(g, x, 12, 8)
+    g.save("pad_residual", 16, 64, out)
+
+
 def unsupported() -> None:
     """An AveragePool (not in the .lotr op set) between a Conv and the head."""
     g = G(3)
@@ -197,4 +217,5 @@ if __name__ == "__main__":
     layernorm_decomposed()
     shape_folding()
     deconv_maxpool()
+    pad_residual()
     unsupported()
