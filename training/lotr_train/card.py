@@ -43,7 +43,7 @@ def render(metrics: dict, log: list[dict], onnx_path: str) -> str:
         f"- Best validation epoch: {best.get('epoch', '?')} (EMA weights), NME during training "
         f"{best.get('val_nme', float('nan')) * 100:.2f} %.",
         f"- ONNX file: {os.path.getsize(onnx_path) / 1e6:.2f} MB, {int(md.get('macs', 0)) / 1e6:.1f} M MACs.",
-        "- CED curve: `models/lotr-m-68.ced.png`.",
+        f"- CED curve: `models/{os.path.basename(onnx_path).removesuffix('.onnx')}.ced.png`.",
     ]
     return "\n".join(lines)
 

@@ -24,6 +24,8 @@ class ModelConfig:
     backbone_padding: str = "tf"       # stride-2 padding: "tf" (SAME: bottom/right, as the
                                        # pretrained weights) | "torch" (1 on every side)
     resnet_depth: int = 50             # 18 | 34 | 50 (backbone == "resnet")
+    backbone_stages: int = 7           # MobileNetV2 setting rows kept (7 = all, stride 32;
+                                       # 5 = up to the 96-channel stage, stride 16)
     input_size: int = 160              # square input, H = W
     upsample: int = 0                  # number of stride-2 deconvolution stages ("+" variants)
     upsample_channels: int = 256
@@ -57,6 +59,10 @@ PRESETS: dict[str, ModelConfig] = {
     # Larger model: ResNet-50 backbone, 256x256 -> 8x8 tokens, D=256.
     "lotr-r": ModelConfig(name="lotr-r", backbone="resnet", resnet_depth=50, input_size=256,
                           d_model=256, nhead=8, dim_ff=1024, backbone_padding="torch"),
+    # Fast model (Pi Zero 2 W / Pi 3): MobileNetV2 x1.0 (ImageNet) cut after the
+    # 96-channel stage, 96x96 -> 6x6 tokens, D=96, one encoder layer, slim FFN and head.
+    "lotr-s": ModelConfig(name="lotr-s", input_size=96, backbone_stages=5, d_model=96,
+                          nhead=4, dim_ff=128, enc_layers=1, dec_layers=2, head_hidden=160),
     # Test/fixture model: 64x64, tiny MobileNetV2-style backbone, D=32, 1+1 layers.
     "lotr-tiny": ModelConfig(name="lotr-tiny", backbone="tiny", input_size=64, d_model=32,
                              nhead=2, dim_ff=64, enc_layers=1, dec_layers=1, head_hidden=64,

@@ -389,8 +389,9 @@ class LOTR(nn.Module):
         super().__init__()
         self.cfg = cfg
         if cfg.backbone == "mobilenetv2":
-            self.backbone = MobileNetV2(cfg.width_mult, padding=cfg.backbone_padding)
-            stride = 32
+            settings = MBV2_SETTINGS[:cfg.backbone_stages]
+            self.backbone = MobileNetV2(cfg.width_mult, settings, padding=cfg.backbone_padding)
+            stride = 2 ** (1 + sum(1 for row in settings if row[3] == 2))
         elif cfg.backbone == "tiny":
             self.backbone = MobileNetV2(1.0, TINY_SETTINGS, stem=8)
             stride = 16

@@ -54,6 +54,20 @@ def test_lotr_m_mac_budget():
     assert set(t) >= {"backbone", "proj", "encoder.0", "encoder.1", "decoder.0", "decoder.1", "head"}
 
 
+def test_lotr_s_is_the_fast_preset():
+    """lotr-s (issue 18): at most 60 M MACs; MobileNetV2 cut after the 96-channel stage
+    (stride 16), so 96x96 gives 6x6 tokens of the pretrained backbone's first 14 blocks."""
+    cfg = preset("lotr-s", num_landmarks=68)
+    m = build_model(cfg)
+    t = count_macs(m)
+    assert t["total"] <= 60e6, t
+    assert m.feat_hw == (6, 6)
+    assert m.backbone.out_channels == 96
+    assert len(m.backbone.features) == 1 + 1 + 2 + 3 + 4 + 3     # stem + the blocks of 5 rows
+    out = m(torch.zeros(2, 3, cfg.input_size, cfg.input_size))
+    assert out.shape == (2, 68, 2)
+
+
 def test_tf_same_padding_pads_bottom_right_only():
     """backbone_padding "tf": at stride 2 the extra row/column is at the bottom/right, so
     output (0, 0)'s top-left tap reads input (0, 0) (with symmetric padding it reads the
