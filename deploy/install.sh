@@ -1,12 +1,12 @@
 #!/bin/sh
-# Installs lotrd, lotr, lotr-mqtt and the systemd integration.
+# Installs lotrd, lotr, lotr-quantize, lotr-mqtt and the systemd integration.
 #
 #   deploy/install.sh                       # into /usr/local, then activates (as root)
 #   PREFIX=/usr deploy/install.sh
 #   DESTDIR=/tmp/stage deploy/install.sh    # staged (packaging): nothing is activated
 #
 # Builds the release binaries first unless LOTR_BIN_DIR points at built ones.
-# Layout: $PREFIX/bin/{lotrd,lotr,lotr-mqtt}, $PREFIX/share/lotr/{models,clients/python},
+# Layout: $PREFIX/bin/{lotrd,lotr,lotr-quantize,lotr-mqtt}, $PREFIX/share/lotr/{models,clients/python},
 # $PREFIX/share/doc/lotr/{PROTOCOL,MQTT}.md, $PREFIX/lib/systemd/system/lotrd@.{service,socket},
 # $PREFIX/lib/systemd/system/lotr-mqtt@.service,
 # $PREFIX/lib/sysusers.d/lotrd.conf, $PREFIX/lib/tmpfiles.d/lotrd.conf,
@@ -24,10 +24,10 @@ case "$PREFIX" in /*) ;; *) echo "install.sh: PREFIX must be absolute: $PREFIX" 
 bin=${LOTR_BIN_DIR:-}
 if [ -z "$bin" ]; then
   (cd "$repo" && swift build -c release --product lotrd && swift build -c release --product lotr &&
-    swift build -c release --product lotr-mqtt)
+    swift build -c release --product lotr-quantize && swift build -c release --product lotr-mqtt)
   bin=$repo/.build/release
 fi
-for b in lotrd lotr lotr-mqtt; do
+for b in lotrd lotr lotr-quantize lotr-mqtt; do
   [ -x "$bin/$b" ] || { echo "install.sh: $bin/$b is missing (build first or set LOTR_BIN_DIR)" >&2; exit 1; }
 done
 
@@ -43,6 +43,7 @@ put() { # put MODE SRC DEST [subst]
 echo "installing into ${DESTDIR}${PREFIX} (DESTDIR='${DESTDIR}')"
 put 0755 "$bin/lotrd" "$PREFIX/bin/lotrd"
 put 0755 "$bin/lotr" "$PREFIX/bin/lotr"
+put 0755 "$bin/lotr-quantize" "$PREFIX/bin/lotr-quantize"
 put 0755 "$bin/lotr-mqtt" "$PREFIX/bin/lotr-mqtt"
 for m in "$repo"/models/*.lotr; do
   [ -e "$m" ] && put 0644 "$m" "$PREFIX/share/lotr/models/$(basename "$m")"
