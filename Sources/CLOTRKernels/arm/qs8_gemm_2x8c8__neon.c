@@ -46,8 +46,8 @@ static inline __attribute__((always_inline)) void gemm_2x8c8(size_t mr, size_t n
                                                               const lotr_qs8_requant* requant,
                                                               const float* scale) {
   const size_t block_bytes = NR * sizeof(int32_t) + LOTR_ROUND_UP(kc, KR) * NR;
-  const int8_t* a0 = a;
-  const int8_t* a1 = mr > 1 ? a + a_stride : a0;
+  const int8_t* row[MR];
+  gemm_a_rows(a, a_stride, mr, MR, row);
   const uint8_t* block = w_packed;
   for (size_t n0 = 0; n0 < nc; n0 += NR, block += block_bytes) {
     const int32_t* bias = (const int32_t*)block;
@@ -63,8 +63,7 @@ static inline __attribute__((always_inline)) void gemm_2x8c8(size_t mr, size_t n
     int32x4_t acc1x0 = acc0x0, acc1x1 = acc0x1, acc1x2 = acc0x2, acc1x3 = acc0x3;
     int32x4_t acc1x4 = acc0x4, acc1x5 = acc0x5, acc1x6 = acc0x6, acc1x7 = acc0x7;
     const int8_t* w = (const int8_t*)(bias + NR);
-    const int8_t* pa0 = a0;
-    const int8_t* pa1 = a1;
+    const int8_t *pa0 = row[0], *pa1 = row[1];
     size_t k = kc;
     for (; k >= 16; k -= 16) {
       const int8x8_t va0x0 = vld1_s8(pa0), va0x1 = vld1_s8(pa0 + 8);

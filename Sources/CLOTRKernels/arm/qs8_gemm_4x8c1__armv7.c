@@ -41,10 +41,8 @@ static inline __attribute__((always_inline)) void gemm_4x8c1(size_t mr, size_t n
                                                               const lotr_qs8_requant* requant,
                                                               const float* scale) {
   const size_t block_bytes = NR * sizeof(int32_t) + kc * NR;
-  const int8_t* a0 = a;
-  const int8_t* a1 = mr > 1 ? a0 + a_stride : a0;
-  const int8_t* a2 = mr > 2 ? a1 + a_stride : a1;
-  const int8_t* a3 = mr > 3 ? a2 + a_stride : a2;
+  const int8_t* row[MR];
+  gemm_a_rows(a, a_stride, mr, MR, row);
   const uint8_t* block = w_packed;
   for (size_t n0 = 0; n0 < nc; n0 += NR, block += block_bytes) {
     const int32_t* bias = (const int32_t*)block;
@@ -54,7 +52,7 @@ static inline __attribute__((always_inline)) void gemm_4x8c1(size_t mr, size_t n
     int32x4_t acc2x0123 = acc0x0123, acc2x4567 = acc0x4567;
     int32x4_t acc3x0123 = acc0x0123, acc3x4567 = acc0x4567;
     const int8_t* w = (const int8_t*)(bias + NR);
-    const int8_t *pa0 = a0, *pa1 = a1, *pa2 = a2, *pa3 = a3;
+    const int8_t *pa0 = row[0], *pa1 = row[1], *pa2 = row[2], *pa3 = row[3];
     size_t k = kc;
     for (; k >= 8; k -= 8) {
       const int16x8_t va0 = vmovl_s8(vld1_s8(pa0));

@@ -22,6 +22,13 @@ static inline int8x8_t load_a(const int8_t* a, size_t n) {
   return vld1_s8(tmp);
 }
 
+/* The A rows of a rows-row tile (rows = the kernel's MR): rows past mr repeat the last live
+ * row, so they are computed on valid data and stored to that row's place. */
+static inline void gemm_a_rows(const int8_t* a, size_t a_stride, size_t mr, size_t rows, const int8_t** row) {
+  row[0] = a;
+  for (size_t r = 1; r < rows; r++) row[r] = r < mr ? row[r - 1] + a_stride : row[r - 1];
+}
+
 /* Per-column constants of the 8 columns of a tile: multiplier, -shift widened to int64 (two
  * lanes per register); columns past n are padded. */
 typedef struct {
