@@ -106,15 +106,7 @@ static inline __attribute__((always_inline)) void gemm_2x8c8(size_t mr, size_t n
   }
 }
 
-void lotr_qs8_gemm_2x8c8__neon(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride, const void* w,
-                               int8_t* c, size_t c_stride, const lotr_qs8_requant* requant) {
-  gemm_2x8c8(mr, nc, kc, a, a_stride, w, c, NULL, c_stride, requant, NULL);
-}
-
-void lotr_qs8_gemm_f32_2x8c8__neon(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,
-                                   const void* w, float* c, size_t c_stride, const float* scale) {
-  gemm_2x8c8(mr, nc, kc, a, a_stride, w, NULL, c, c_stride, NULL, scale);
-}
+LOTR_DEFINE_QS8_GEMM_NEON_UKERNELS(2x8c8__neon, gemm_2x8c8)
 
 LOTR_NEON_END
 #endif

@@ -139,6 +139,22 @@ static inline __attribute__((always_inline)) void qs8_gemm_neon_store(
 }
 
 LOTR_NEON_END
+
+/* The two exported kernels of a tile (qs8_gemm_config.h): lotr_qs8_gemm_<tile_isa> (int8 out)
+ * and lotr_qs8_gemm_f32_<tile_isa>, both through the file's always-inline `body`, which takes
+ * (mr, nc, kc, a, a_stride, w, c, cf, c_stride, requant, scale) with one of c / cf NULL. Use
+ * inside the file's target region. */
+#define LOTR_DEFINE_QS8_GEMM_NEON_UKERNELS(tile_isa, body)                                           \
+  void lotr_qs8_gemm_##tile_isa(size_t mr, size_t nc, size_t kc, const int8_t* a, size_t a_stride,   \
+                                const void* w, int8_t* c, size_t c_stride,                           \
+                                const lotr_qs8_requant* requant) {                                   \
+    body(mr, nc, kc, a, a_stride, w, c, NULL, c_stride, requant, NULL);                              \
+  }                                                                                                  \
+  void lotr_qs8_gemm_f32_##tile_isa(size_t mr, size_t nc, size_t kc, const int8_t* a,                \
+                                    size_t a_stride, const void* w, float* c, size_t c_stride,       \
+                                    const float* scale) {                                            \
+    body(mr, nc, kc, a, a_stride, w, NULL, c, c_stride, NULL, scale);                                \
+  }
 #endif
 
 #endif
