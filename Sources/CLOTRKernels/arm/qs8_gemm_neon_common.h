@@ -1,6 +1,7 @@
 /* Shared by the ARM int8 GEMM micro-kernels (AArch64 2x8c8 neon and 4x8c4 neondot, ARMv7
- * 4x8c1): the tail-safe load of A and the epilogue that requantizes (or scales to float) a
- * 2x8 or 4x8 tile of int32 accumulators and stores it. Static inline only, in its own NEON
+ * 4x8c1): the A rows and their tail-safe load, the epilogue that requantizes (or scales to
+ * float) a 2x8 or 4x8 tile of int32 accumulators and stores it, and the macro that defines
+ * a tile's two exported kernels. Static inline only, in its own NEON
  * region (neon_compat.h), so it inlines into the kernels' regions of either arch; include it
  * after <string.h> and "internal.h".
  *
