@@ -1,11 +1,14 @@
 /* Shared NEON helpers of the AArch64 pixel rows (lotr_pixels.h). Bit-exact with the
  * reference: products in int32 (vmull/vmlal), then SQRSHRUN #8 (adds 128, shifts,
  * saturates negatives to 0) and UQXTN (saturates to 255): the contract's
- * clamp((x + 128) >> 8). Include only from the AArch64 NEON row files, inside __aarch64__. */
+ * clamp((x + 128) >> 8). Used by the AArch64 row files only (there is no ARMv7 pixel path). */
 #ifndef LOTR_PIXELS_NEON_H
 #define LOTR_PIXELS_NEON_H
 
-#include <arm_neon.h>
+#include "neon_compat.h"
+
+#if defined(__aarch64__)
+LOTR_NEON_BEGIN
 
 static inline uint8x8_t lotr_px_pack(int32x4_t lo, int32x4_t hi) {
   return vqmovn_u16(vcombine_u16(vqrshrun_n_s32(lo, 8), vqrshrun_n_s32(hi, 8)));
@@ -56,5 +59,8 @@ static inline void lotr_px_store_pairs(uint8x8_t y_even, uint8x8_t y_odd, uint8x
   }
   vst3q_u8(dst, out);
 }
+
+LOTR_NEON_END
+#endif
 
 #endif

@@ -1,11 +1,14 @@
-/* Int8 to float for AArch64 NEON, 16 per step: exact int32 (q - zp), exact conversion, one
- * multiply (bit-identical to the reference). The tail runs the reference. */
+/* Int8 to float for NEON, AArch64 and ARMv7 (lotr_qs8_dequantize__neon,
+ * lotr_qs8_dequantize__armv7), 16 per step: exact int32 (q - zp), exact conversion, one
+ * multiply: bit-identical to the reference, except that ARMv7 NEON flushes results below
+ * 2^-126 (|q - zp| * scale; needs scale < 2^-134) to zero. The tail runs the reference. */
 #include "internal.h"
+#include "neon_compat.h"
 
-#if defined(__aarch64__)
-#include <arm_neon.h>
+#if defined(LOTR_ARM_NEON)
+LOTR_NEON_BEGIN
 
-void lotr_qs8_dequantize__neon(size_t n, const int8_t* q, float* y, float scale, int32_t zero_point) {
+void LOTR_NEON_FN(qs8_dequantize)(size_t n, const int8_t* q, float* y, float scale, int32_t zero_point) {
   const int32x4_t vzp = vdupq_n_s32(zero_point);
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -19,4 +22,5 @@ void lotr_qs8_dequantize__neon(size_t n, const int8_t* q, float* y, float scale,
   if (i < n) lotr_qs8_dequantize__ref(n - i, q + i, y + i, scale, zero_point);
 }
 
-#endif /* __aarch64__ */
+LOTR_NEON_END
+#endif

@@ -1,16 +1,19 @@
-/* Float to int8 for AArch64 NEON, 16 per step: one multiply by 1/scale, FCVTNS (round half
- * to even; NaN gives 0, so NaN quantizes to the zero point; out-of-range saturates), then a
- * saturating add of the zero point and saturating narrows. The tail runs the reference. */
+/* Float to int8 for NEON, AArch64 and ARMv7 (lotr_qs8_quantize__neon,
+ * lotr_qs8_quantize__armv7), 16 per step: one multiply by 1/scale, FCVTNS (round half to
+ * even; NaN gives 0, so NaN quantizes to the zero point; out-of-range saturates), then a
+ * saturating add of the zero point and saturating narrows. ARMv7 flushes subnormal products
+ * to zero; they quantize to the zero point either way. The tail runs the reference. */
 #include "internal.h"
+#include "neon_compat.h"
 
-#if defined(__aarch64__)
-#include <arm_neon.h>
+#if defined(LOTR_ARM_NEON)
+LOTR_NEON_BEGIN
 
 static inline int16x4_t quantize4(const float* x, float inv_scale, int32x4_t vzp) {
-  return vqmovn_s32(vqaddq_s32(vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x), inv_scale)), vzp));
+  return vqmovn_s32(vqaddq_s32(lotr_vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x), inv_scale)), vzp));
 }
 
-void lotr_qs8_quantize__neon(size_t n, const float* x, int8_t* y, float inv_scale, int32_t zero_point) {
+void LOTR_NEON_FN(qs8_quantize)(size_t n, const float* x, int8_t* y, float inv_scale, int32_t zero_point) {
   const int32x4_t vzp = vdupq_n_s32(zero_point);
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -21,4 +24,5 @@ void lotr_qs8_quantize__neon(size_t n, const float* x, int8_t* y, float inv_scal
   if (i < n) lotr_qs8_quantize__ref(n - i, x + i, y + i, inv_scale, zero_point);
 }
 
-#endif /* __aarch64__ */
+LOTR_NEON_END
+#endif

@@ -2,9 +2,10 @@
  * luma into even/odd pixels (and NV12's UV pairs), chroma shared per pair, ST3 out.
  * Tail: the reference. */
 #include "pixels_config.h"
+#include "pixels_neon.h"
 
 #if defined(__aarch64__)
-#include "pixels_neon.h"
+LOTR_NEON_BEGIN
 
 void lotr_yuv420_to_rgb8_row__neon(size_t width, const uint8_t* y, const uint8_t* u, const uint8_t* v,
                                    size_t uv_step, uint8_t* dst) {
@@ -28,4 +29,5 @@ void lotr_yuv420_to_rgb8_row__neon(size_t width, const uint8_t* y, const uint8_t
     lotr_yuv420_to_rgb8_row__ref(width - x, y + x, u + (x / 2) * uv_step, v + (x / 2) * uv_step, uv_step, dst + x * 3);
 }
 
+LOTR_NEON_END
 #endif

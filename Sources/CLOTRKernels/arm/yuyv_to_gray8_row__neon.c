@@ -1,9 +1,10 @@
 /* YUYV row to gray for AArch64 NEON, 16 pixels per step: LD2 gathers the Y bytes in
  * order, 298*(Y-16) in int32, SQRSHRUN/UQXTN as the contract. Tail: the reference. */
 #include "pixels_config.h"
+#include "pixels_neon.h"
 
 #if defined(__aarch64__)
-#include "pixels_neon.h"
+LOTR_NEON_BEGIN
 
 void lotr_yuyv_to_gray8_row__neon(size_t width, const uint8_t* src, uint8_t* dst) {
   size_t x = 0;
@@ -17,4 +18,5 @@ void lotr_yuyv_to_gray8_row__neon(size_t width, const uint8_t* src, uint8_t* dst
   if (x < width) lotr_yuyv_to_gray8_row__ref(width - x, src + x * 2, dst + x);
 }
 
+LOTR_NEON_END
 #endif

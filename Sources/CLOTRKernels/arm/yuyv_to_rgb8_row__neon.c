@@ -2,9 +2,10 @@
  * Y0 U Y1 V, the chroma terms are shared by both pixels of a pair, ST3 interleaves. The
  * < 16 tail runs the reference. */
 #include "pixels_config.h"
+#include "pixels_neon.h"
 
 #if defined(__aarch64__)
-#include "pixels_neon.h"
+LOTR_NEON_BEGIN
 
 void lotr_yuyv_to_rgb8_row__neon(size_t width, const uint8_t* src, uint8_t* dst) {
   size_t x = 0;
@@ -15,4 +16,5 @@ void lotr_yuyv_to_rgb8_row__neon(size_t width, const uint8_t* src, uint8_t* dst)
   if (x < width) lotr_yuyv_to_rgb8_row__ref(width - x, src + x * 2, dst + x * 3);
 }
 
+LOTR_NEON_END
 #endif
