@@ -12,6 +12,9 @@ calibration faces, it measures
                                  advice for x86, usually the faster there)
   3. lotr-edge float            (lotr-quantize --float)
   4. lotr-edge int8             (lotr-quantize --calibration <the same faces>)
+  5. dlib, 1 thread only        (dlib's 68-point shape predictor, an ensemble of regression
+                                 trees; a reference row, skipped with a note when dlib or its
+                                 model is missing, see --dlib)
 
 each at 1 and 2 threads (ORT: intra_op_num_threads=T, inter_op_num_threads=1, sequential
 execution; lotr: --threads T), and prints a Markdown table: median latency, ratio to the
@@ -25,12 +28,27 @@ ORT blocks time session.run on one prepared input (the model alone). lotr blocks
 `lotr bench --runs N`, whose median covers one whole `landmarks(in:box:)` call: crop warp
 of a 640x480 frame + normalisation + network + mapping back; the "network only" column
 gives lotr's per-op sum (mean over the runs, from the same bench) for the model alone.
-Nothing is subtracted from the headline figure.
+Nothing is subtracted from the headline figure. dlib blocks time one Python call
+`predictor(image, rectangle)` on one validation image (the 320x320 RGB uint8 array as read,
+dlib samples its pixels directly), so the Python/pybind11 call overhead is included; reading
+the 68 points out of the result is not. dlib's predictor is single-threaded: 1-thread row only.
+
+dlib's box: dlib.rectangle of the square centred on the ground-truth landmark box centre with
+side max(box width, box height), i.e. the crop square the other engines use with k = 1
+instead of k = 1.3 (same centre, same scale, no more information; dlib's model expects a
+face-detector-sized box, not a crop with margin). Corners are rounded to dlib's integer
+pixel-centre coordinates (continuous x -> x - 0.5) and the predicted points mapped back (+0.5).
 
 Accuracy: ORT rows are evaluated in Python with the crop rule of training/lotr_train/
 geometry.py applied to the source image (bilinear, zeros outside, x/255, ImageNet mean/std),
 lotr rows with `lotr eval --json` on the same list; both compute inter-ocular NME in source
-pixel coordinates.
+pixel coordinates. The dlib row goes through the same Python NME code as the ORT rows. Its
+NME is inflated: dlib's 68-point model was trained on iBUG 300-W, whose training faces include
+these validation faces (the table marks it); it is not a fair accuracy figure.
+
+dlib (optional, the benchmark only): `.venv/bin/pip install dlib-bin` and Debian's model,
+`apt-get install -y libdlib-data` (/usr/share/dlib/shape_predictor_68_face_landmarks.dat;
+another copy with --dlib-model, a .bz2 is decompressed into ~/.cache/lotr-edge/dlib/).
 
 Run it with the training venv (it needs onnxruntime, onnx, torch, numpy, pillow) after
 `swift build -c release --product lotr --product lotr-quantize`:
@@ -60,6 +78,10 @@ DEFAULT_ONNX = "models/lotr-m-68.onnx"
 DEFAULT_DATA = "/work/shared/data/300w-train"
 DEFAULT_VAL_LIST = "training/splits/300w-val.txt"
 DOCS_SECTION = "## Head-to-head with ONNX Runtime"
+DLIB_MODEL = "shape_predictor_68_face_landmarks.dat"
+DLIB_MODEL_DIRS = ["/usr/share/dlib"]             # Debian's libdlib-data
+DLIB_INSTALL = ("install dlib into the venv (.venv/bin/pip install dlib-bin) and its 68-point model "
+                "(apt-get install -y libdlib-data, or --dlib-model PATH to a .dat / .dat.bz2)")
 
 
 def log(msg: str) -> None:
@@ -193,21 +215,83 @@ def ort_block(sess, feed, runs: int) -> list[float]:
     return out
 
 
+def face_nme(np, p, gt) -> float:
+    """Inter-ocular NME of one face (p, gt: N x 2 continuous source coordinates)."""
+    a, b = (36, 45) if len(gt) == 68 else ((60, 72) if len(gt) == 98 else (None, None))
+    if a is None:
+        w, h = np.ptp(gt[:, 0]), np.ptp(gt[:, 1])
+        d = np.sqrt(w * h)
+    else:
+        d = np.linalg.norm(gt[a] - gt[b])
+    return float(np.linalg.norm(p - gt, axis=1).mean() / d)
+
+
 def ort_nme(np, G, sess, val_samples, val_inputs) -> tuple[float, list[float]]:
     iname = sess.get_inputs()[0].name
     errs = []
     for s, (x, A) in zip(val_samples, val_inputs):
         uv = sess.run(None, {iname: x})[0][0].astype(np.float64)
-        p = G.crop_to_source(uv, A)
-        gt = s.landmarks
-        a, b = (36, 45) if len(gt) == 68 else ((60, 72) if len(gt) == 98 else (None, None))
-        if a is None:
-            w, h = np.ptp(gt[:, 0]), np.ptp(gt[:, 1])
-            d = np.sqrt(w * h)
-        else:
-            d = np.linalg.norm(gt[a] - gt[b])
-        errs.append(float(np.linalg.norm(p - gt, axis=1).mean() / d))
+        errs.append(face_nme(np, G.crop_to_source(uv, A), s.landmarks))
     return float(np.mean(errs)), errs
+
+
+# ------------------------------------------------------------------------------ dlib
+def load_dlib(model_arg: str | None):
+    """(dlib module, shape predictor, model path), or a string saying what is missing."""
+    try:
+        import dlib
+    except ImportError:
+        return "dlib is not importable"
+    if model_arg:
+        found = [Path(model_arg)] if Path(model_arg).exists() else []
+    else:
+        found = [Path(d) / n for d in DLIB_MODEL_DIRS for n in (DLIB_MODEL, DLIB_MODEL + ".bz2")
+                 if (Path(d) / n).exists()]
+    if not found:
+        return f"no {DLIB_MODEL} ({model_arg or ', '.join(DLIB_MODEL_DIRS)})"
+    model = found[0]
+    if model.suffix == ".bz2":
+        import bz2
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lotr-edge" / "dlib"
+        out = cache / model.stem
+        if not out.exists() or out.stat().st_mtime < model.stat().st_mtime:
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_suffix(".part")
+            with bz2.open(model) as f, open(tmp, "wb") as g:
+                shutil.copyfileobj(f, g)
+            tmp.replace(out)
+            log(f"decompressed {model} to {out}")
+        model = out
+    return dlib, dlib.shape_predictor(str(model)), model
+
+
+def dlib_rect(dlib, G, pts):
+    """The crop rule's square with k = 1 (centre and scale of the other engines' crop),
+    in dlib's integer pixel-centre coordinates."""
+    c, side = G.crop_params(pts, 1.0)
+    x0, y0, x1, y1 = (round(v - 0.5) for v in (c[0] - side / 2, c[1] - side / 2, c[0] + side / 2, c[1] + side / 2))
+    return dlib.rectangle(x0, y0, x1, y1)
+
+
+def dlib_nme(np, G, dlib, predictor, val_samples, images) -> float:
+    errs = []
+    for s, img in zip(val_samples, images):
+        d = predictor(img, dlib_rect(dlib, G, s.landmarks))
+        p = np.array([[q.x + 0.5, q.y + 0.5] for q in d.parts()], np.float64)
+        errs.append(face_nme(np, p, s.landmarks))
+    return float(np.mean(errs))
+
+
+def dlib_block(predictor, img, rect, runs: int) -> list[float]:
+    for _ in range(3):
+        predictor(img, rect)
+    out = []
+    pc = time.perf_counter
+    for _ in range(runs):
+        t0 = pc()
+        predictor(img, rect)
+        out.append((pc() - t0) * 1000)
+    return out
 
 
 # ------------------------------------------------------------------------------ lotr
@@ -279,6 +363,11 @@ def main(argv=None) -> int:
     ap.add_argument("--ort-activations", default="s8,u8",
                     help="ORT int8 variants, by activation type: s8 (QDQ S8S8, ORT's default), u8 (U8S8, "
                          "ORT's advice for x86); one row each (default s8,u8)")
+    ap.add_argument("--dlib", choices=["auto", "yes", "no"], default="auto",
+                    help="dlib 68-point row (1 thread): auto = when dlib and its model are installed, else a "
+                         "printed note; yes = fail when they are missing; no = leave it out (default auto)")
+    ap.add_argument("--dlib-model", help=f"dlib's {DLIB_MODEL} (.dat or .dat.bz2; default: from libdlib-data in "
+                                         f"{', '.join(DLIB_MODEL_DIRS)})")
     ap.add_argument("--lotr", default=str(REPO / ".build/release/lotr"), help="lotr binary (default %(default)s)")
     ap.add_argument("--lotr-quantize", default=str(REPO / ".build/release/lotr-quantize"),
                     help="lotr-quantize binary (default %(default)s)")
@@ -333,6 +422,27 @@ def main(argv=None) -> int:
     calib_inputs = [prep(s)[0] for s in calib_back]
     log(f"pre-processed faces in {time.time() - t0:.1f} s")
 
+    # ---- dlib (optional reference row): checked before the conversions, loaded once
+    dlib_note, dlib_images = "", None
+    if a.dlib != "no":
+        got = load_dlib(a.dlib_model)
+        if isinstance(got, str):
+            if a.dlib == "yes":
+                fail(f"--dlib yes: {got}; {DLIB_INSTALL}")
+            dlib_note = f"dlib row left out: {got}; {DLIB_INSTALL}"
+            log(dlib_note)
+        elif 1 not in threads:
+            dlib_note = "dlib row left out: it is single-threaded and --threads has no 1"
+            log(dlib_note)
+        else:
+            dlib, predictor, dlib_model = got
+            dlib_images = [np.asarray(Image.open(s.image).convert("RGB")) for s in val]
+            dlib_note = (f"dlib {dlib.__version__}, `{dlib_model}`, 1 thread: one Python call "
+                         f"predictor(image, rectangle) on the {dlib_images[0].shape[1]}x{dlib_images[0].shape[0]} "
+                         f"RGB uint8 validation image (call overhead included); rectangle = the crop square "
+                         f"with k = 1 (centre of the ground-truth landmark box, side max(w, h)), the others' "
+                         f"crop centre and scale; \"network only\" = the median")
+
     # ---- conversions
     f32_lotr, i8_lotr = str(work / "model-f32.lotr"), str(work / "model-int8.lotr")
     t0 = time.time()
@@ -371,11 +481,15 @@ def main(argv=None) -> int:
             nme[key] = float(j["nme"])
             if int(j["faces"]) != len(val):
                 log(f"WARNING: lotr eval saw {j['faces']} faces for {key}, Python {len(val)}")
+    if dlib_images is not None:
+        nme["dlib"] = dlib_nme(np, G, dlib, predictor, val, dlib_images)
     log("NME %: " + ", ".join(f"{k} {v * 100:.3f}" for k, v in nme.items()))
 
     # ---- latency, interleaved
     x0 = val_inputs[0][0]
     configs = [(key, eng, prec, t) for t in threads for key, eng, prec in engines]
+    if "dlib" in nme:
+        configs.insert(len(engines) * threads.index(1) + len(engines), ("dlib", "dlib", "float, 68-point ERT", 1))
     sessions = {}
     for key, _, _, t in configs:
         if key.startswith("ort"):
@@ -393,6 +507,9 @@ def main(argv=None) -> int:
             if key.startswith("ort"):
                 sess, feed = sessions[(key, t)]
                 blocks[(key, t)].append(statistics.median(ort_block(sess, feed, a.runs)))
+            elif key == "dlib":
+                blocks[(key, t)].append(statistics.median(
+                    dlib_block(predictor, dlib_images[0], dlib_rect(dlib, G, val[0].landmarks), a.runs)))
             else:
                 b = lotr_block(a.lotr, models[key], t, a.runs)
                 blocks[(key, t)].append(b["median"])
@@ -412,11 +529,15 @@ def main(argv=None) -> int:
         net = statistics.median(lotr_net[(key, t)]) if lotr_net[(key, t)] else med[(key, t)]
         rows.append(f"| {eng} | {prec} | {t} | {fmt_ms(med[(key, t)])} | "
                     f"{fmt_ms(min(blocks[(key, t)]))}–{fmt_ms(max(blocks[(key, t)]))} | {fmt_ms(net)} | "
-                    f"{med[(key, t)] / ref[t]:.2f}x | {nme[key] * 100:.2f} |")
+                    f"{med[(key, t)] / ref[t]:.2f}x | {nme[key] * 100:.2f}{' (inflated*)' if key == 'dlib' else ''} |")
     header = ("| engine | precision | threads | median latency ms | spread of round medians ms | "
               "network only ms | vs ORT int8 (faster variant, same threads) | NME % |\n"
               "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     table = header + "\n" + "\n".join(rows)
+    if "dlib" in nme:
+        table += ("\n\n\\* dlib's NME is inflated: its 68-point model was trained on iBUG 300-W, whose "
+                  "training faces include these validation faces. Not a fair accuracy figure; its box "
+                  "convention (a face detector's) also differs from the box given here.")
 
     goals = []
     for t in threads:
@@ -470,6 +591,7 @@ Measured {date} {time.strftime('%H:%M %Z')}, all rows in one run of bench/head_t
   which also covers the crop warp from a 640x480 frame, normalisation and mapping back
   (nothing subtracted).** "network only": for lotr the per-op sum of the same bench (mean
   over runs, per-step timers), for ORT the same figure as the median.
+- **dlib**: {dlib_note or 'not asked for (--dlib no)'}.
 
 {table}
 
