@@ -1,5 +1,6 @@
 import Foundation
 import LOTR
+import LOTREval
 import XCTest
 
 @testable import LOTRQuantizer
