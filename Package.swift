@@ -33,8 +33,13 @@ let package = Package(
     .target(name: "LOTR", dependencies: ["CLOTRKernels", "COpenBLAS", "CImageIO"]),
     .executableTarget(
       name: "lotr",
-      dependencies: ["LOTR", "LOTRCapture", "LOTRVision", "LOTRClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: ["LOTR", "LOTREval", "LOTRCapture", "LOTRVision", "LOTRClient",
+                     .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
+    // Experiment tooling, kept out of the runtime: face folders and landmarks.csv, NME/AUC,
+    // the kernel benchmark and LOTR-M's shapes, synthetic clips (for lotr, lotr-quantize, tests).
+    .target(name: "LOTREval", dependencies: ["LOTR", "CLOTRKernels", "COpenBLAS"]),
+    .testTarget(name: "LOTREvalTests", dependencies: ["LOTREval", "LOTR"]),
 
     // The C kernel test suites, shared with the qemu and sanitizer runners (Makefile).
     .target(
@@ -58,16 +63,16 @@ let package = Package(
     // lotr-quantize: ONNX in, .lotr out (Quantize/; ONNX/onnx.pb.swift is generated, see its README).
     .target(
       name: "LOTRQuantizer",
-      dependencies: ["LOTR", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      dependencies: ["LOTR", "LOTREval", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
       path: "Quantize/LOTRQuantizer",
       exclude: ["ONNX/README.md"]
     ),
     .executableTarget(
       name: "lotr-quantize",
-      dependencies: ["LOTRQuantizer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      dependencies: ["LOTRQuantizer", "LOTREval", .product(name: "ArgumentParser", package: "swift-argument-parser")],
       path: "Quantize/lotr-quantize"
     ),
-    .testTarget(name: "LOTRQuantizerTests", dependencies: ["LOTRQuantizer", "LOTR"], path: "Tests/LOTRQuantizerTests"),
+    .testTarget(name: "LOTRQuantizerTests", dependencies: ["LOTRQuantizer", "LOTR", "LOTREval"], path: "Tests/LOTRQuantizerTests"),
 
     // lotrd (issue 7): the daemon, its wire protocol, the client library; C shim for the syscalls.
     .target(name: "CLOTRSystem", cSettings: [.unsafeFlags(["-O2", "-std=gnu11", "-Wall"])]),
@@ -87,6 +92,6 @@ let package = Package(
     .target(name: "CLOTRVision", cSettings: [.unsafeFlags(["-O2", "-std=gnu11", "-Wall", "-Wextra"])],
             linkerSettings: [.linkedLibrary("m")]),
     .target(name: "LOTRVision", dependencies: ["LOTR", "CLOTRVision"]),
-    .testTarget(name: "LOTRVisionTests", dependencies: ["LOTRVision", "LOTR", "CLOTRVision"]),
+    .testTarget(name: "LOTRVisionTests", dependencies: ["LOTRVision", "LOTR", "LOTREval", "CLOTRVision"]),
   ]
 )

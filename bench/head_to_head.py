@@ -53,8 +53,10 @@ another copy with --dlib-model, a .bz2 is decompressed into ~/.cache/lotr-edge/d
 Run it with the training venv (it needs onnxruntime, onnx, torch, numpy, pillow) after
 `swift build -c release --product lotr --product lotr-quantize`:
 
-  .venv/bin/python bench/head_to_head.py                       # models/lotr-m-68.onnx
-  .venv/bin/python bench/head_to_head.py --onnx Tests/Fixtures/reference/lotr-tiny.onnx
+  .venv/bin/python bench/head_to_head.py --data DIR            # models/lotr-m-68.onnx
+  .venv/bin/python bench/head_to_head.py --data DIR --onnx Tests/Fixtures/reference/lotr-tiny.onnx
+
+DIR is the 300-W training faces (landmarks.csv + images/), e.g. ../shared/data/300w-train.
 """
 from __future__ import annotations
 
@@ -75,7 +77,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ONNX = "models/lotr-m-68.onnx"
-DEFAULT_DATA = "/work/shared/data/300w-train"
 DEFAULT_VAL_LIST = "training/splits/300w-val.txt"
 DOCS_SECTION = "## Head-to-head with ONNX Runtime"
 DLIB_MODEL = "shape_predictor_68_face_landmarks.dat"
@@ -353,7 +354,8 @@ def main(argv=None) -> int:
                                  epilog=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--onnx", default=DEFAULT_ONNX, help=f"model to compare (default {DEFAULT_ONNX})")
-    ap.add_argument("--data", default=DEFAULT_DATA, help="300-W folder: landmarks.csv + images/ (default %(default)s)")
+    ap.add_argument("--data", required=True, metavar="DIR",
+                    help="the 300-W training faces: landmarks.csv + images/ (required; e.g. ../shared/data/300w-train)")
     ap.add_argument("--val-list", default=DEFAULT_VAL_LIST, help="validation image names (default %(default)s)")
     ap.add_argument("--calib-count", type=int, default=200,
                     help="calibration faces: evenly spaced over the sorted training split (default 200)")

@@ -17,7 +17,8 @@
 #   scripts/test-v4l2-vm.sh            ends with "v4l2-vm: N passed, N failed"
 # Installs qemu-system-x86, linux-image-amd64, busybox-static, cpio and kmod when missing, and
 # v4l2loopback-dkms with linux-headers-<the VM's kernel> when the module is missing.
-# Exits 0 with a "skipped" line when the VM cannot be built or booted here (said why).
+# Exits 77 (skipped, for scripts/run-tests.sh) with a "skipped" line when the VM cannot be
+# built or booted here (said why); 0 only when the VM ran and every check passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
@@ -25,7 +26,7 @@ start=$SECONDS
 WORK=${V4L2_VM_DIR:-.build/v4l2-vm}
 TIMEOUT=${V4L2_VM_TIMEOUT:-150}
 
-skip() { echo "v4l2-vm: skipped: $*"; echo "v4l2-vm: 0 passed, 0 failed, 1 skipped"; exit 0; }
+skip() { echo "v4l2-vm: skipped: $*"; echo "v4l2-vm: 0 passed, 0 failed, 1 skipped"; exit 77; }
 die() { echo "v4l2-vm: FAIL: $*"; echo "v4l2-vm: 0 passed, 1 failed"; exit 1; }
 
 PACKAGES=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod)

@@ -1,7 +1,7 @@
 import CLOTRKernels
 import LOTR
 
-/// Rewrites a float graph as int8 by DESIGN.md's rules: convolutions, linears and residual
+/// Rewrites a float graph as int8 (the rules of docs/QUANTIZATION.md): convolutions, linears and residual
 /// adds in int8 (weights symmetric per output channel in [-127, 127], activations per
 /// tensor, int32 biases); layout ops and MAXPOOL follow their input (int8 in, same
 /// quantization out); LayerNorm, Softmax, GELU, attention and DECONV2D stay float; QUANTIZE and

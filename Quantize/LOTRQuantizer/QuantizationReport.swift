@@ -1,4 +1,5 @@
 import LOTR
+import LOTREval
 
 /// The int8 half of lotr-quantize: calibrate a float graph on faces, quantize it, and
 /// measure what quantization cost in landmark error. Text report lines come back with the

@@ -3,6 +3,7 @@ import ArgumentParser
 import Glibc
 #endif
 import LOTR
+import LOTREval
 import LOTRQuantizer
 
 /// lotr-quantize: a trained LOTR (ONNX, from training/) in, a .lotr model file out.
@@ -103,8 +104,7 @@ struct LOTRQuantizeCommand: ParsableCommand {
 
     let progress = ProgressLine(enabled: !quiet)
     func names(_ path: String, _ flag: String) throws -> Set<String> {
-      guard let text = FaceSet.readText(path) else { throw CommandError("cannot read \(flag) \(path)") }
-      return Set(text.split(whereSeparator: \.isNewline).map { String($0).filter { $0 != " " } }.filter { !$0.isEmpty })
+      do { return try FaceSet.readNameList(path) } catch { throw CommandError("\(flag): \(error)") }
     }
     let only = try calibrationList.map { try names($0, "--calibration-list") }
     let calibrationSet = try FaceSet.load(folder: calibration!, limit: limit, only: only) { progress.show("loading calibration faces", $0, $1) }

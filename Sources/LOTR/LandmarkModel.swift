@@ -43,7 +43,8 @@ public final class LandmarkModel: @unchecked Sendable {
   private let warped: AlignedBuffer<Float>? // f32 staging when the graph input is int8
 
   public init(path: String, kernels: KernelPath? = nil, threads: Int = 1) throws {
-    let start = KernelBenchmark.now()
+    let clock = ContinuousClock()
+    let start = clock.now
     file = try ModelFile.open(path: path)
     network = try Network(model: file, kernels: kernels ?? KernelPath.default(), threads: threads)
     let m = file.metadata
@@ -51,7 +52,8 @@ public final class LandmarkModel: @unchecked Sendable {
     invStd = m.normalization.std.map { 1 / $0 }
     warped = file.tensors[file.inputTensor].dtype == .f32 ? nil
       : AlignedBuffer<Float>(count: m.input.width * m.input.height * 3)
-    loadSeconds = KernelBenchmark.now() - start
+    let elapsed = (clock.now - start).components
+    loadSeconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
   }
 
   /// The 2x3 map from crop coordinates (u - 0.5, v - 0.5, 1) to frame coordinates.

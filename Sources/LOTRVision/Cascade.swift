@@ -1,4 +1,5 @@
 import CLOTRVision
+import LOTR
 
 /// A boosted Haar or LBP cascade from OpenCV's XML, evaluated in C (CLOTRVision).
 ///
@@ -29,8 +30,9 @@ public final class Cascade: @unchecked Sendable {
 
   public convenience init(contentsOf path: String) throws {
     let bytes: [UInt8]
-    do { bytes = try readFile(path) } catch {
-      throw CascadeError(path: path, message: "\(error)\(path.hasPrefix(Cascade.systemDirectory) ? " (install Debian's opencv-data: scripts/setup.sh system)" : "")")
+    do { bytes = try RegularFile.read(path, limit: 1 << 26) } catch {
+      let why = (error as? FileReadError)?.message ?? "\(error)"
+      throw CascadeError(path: path, message: "\(why)\(path.hasPrefix(Cascade.systemDirectory) ? " (install Debian's opencv-data: scripts/setup.sh system)" : "")")
     }
     try self.init(xml: bytes, source: path)
   }
@@ -250,19 +252,6 @@ private struct Flat {
       }
     }
   }
-}
-
-func readFile(_ path: String) throws -> [UInt8] {
-  guard let f = fopen(path, "rb") else { throw CascadeError(message: "cannot open: \(String(cString: strerror(errno)))") }
-  defer { fclose(f) }
-  var out: [UInt8] = []
-  var buffer = [UInt8](repeating: 0, count: 1 << 16)
-  while true {
-    let n = fread(&buffer, 1, buffer.count, f)
-    if n > 0 { out += buffer[0..<n] }
-    if n < buffer.count { break }
-  }
-  return out
 }
 
 #if canImport(Glibc)

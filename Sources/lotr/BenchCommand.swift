@@ -1,5 +1,6 @@
 import ArgumentParser
 import LOTR
+import LOTREval
 #if canImport(Glibc)
 import Glibc
 #endif

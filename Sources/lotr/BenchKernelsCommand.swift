@@ -1,5 +1,6 @@
 import ArgumentParser
 import LOTR
+import LOTREval
 
 struct BenchKernelsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

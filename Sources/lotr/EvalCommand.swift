@@ -1,5 +1,6 @@
 import ArgumentParser
 import LOTR
+import LOTREval
 
 struct EvalCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -32,9 +33,8 @@ struct EvalCommand: ParsableCommand {
   var quiet = false
 
   func run() throws {
-    let only = try list.map { path -> Set<String> in
-      guard let text = FaceSet.readText(path) else { throw ValidationError("cannot read --list \(path)") }
-      return Set(text.split(whereSeparator: \.isNewline).map { String($0).filter { $0 != " " } }.filter { !$0.isEmpty })
+    let only = try list.map { path in
+      do { return try FaceSet.readNameList(path) } catch { throw ValidationError("--list: \(error)") }
     }
     let progress = ProgressLine(enabled: !quiet)
     let set = try FaceSet.load(folder: data, only: only) { progress.show("loading faces", $0, $1) }

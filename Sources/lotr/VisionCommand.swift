@@ -1,5 +1,6 @@
 import ArgumentParser
 import LOTR
+import LOTREval
 import LOTRVision
 #if canImport(Glibc)
 import Glibc
@@ -16,8 +17,10 @@ struct VisionCommand: ParsableCommand {
 }
 
 struct VisionData: ParsableArguments {
-  @Option(help: "Face crops with landmarks.csv (300-W layout).")
-  var data = "../shared/data/300w-train"
+  @Option(help: ArgumentHelp(
+    "Folder of faces: landmarks.csv and images/ in the 300-W layout (e.g. the 300-W training set). "
+      + "Required by every subcommand but detect.", valueName: "folder"))
+  var data: String?
   @Option(help: "Cascade XML.")
   var cascade = Cascade.defaultHaarPath
   @Option(help: "Smallest detector window, pixels.")
@@ -26,6 +29,14 @@ struct VisionData: ParsableArguments {
   var scaleFactor = 1.1
   @Option(help: "Detector minNeighbors.")
   var minNeighbors = 3
+
+  /// The faces of `--data`; a usage error when it is not given.
+  func dataset() throws -> FaceDataset {
+    guard let data else {
+      throw ValidationError("--data <folder> is required: a folder with landmarks.csv and images/ in the 300-W layout")
+    }
+    return try FaceDataset(directory: data)
+  }
 
   func detector() throws -> FaceDetector {
     try FaceDetector(cascadePath: cascade, options: .init(scaleFactor: scaleFactor, minNeighbors: minNeighbors, minSize: minSize))
@@ -76,7 +87,7 @@ extension VisionCommand {
     @Option(help: "Use only the first N faces (0 = all).") var limit = 0
 
     func run() throws {
-      let set = try FaceDataset(directory: options.data)
+      let set = try options.dataset()
       let detector = try options.detector()
       let faces = limit > 0 ? Array(set.faces.prefix(limit)) : set.faces
       var found: [[PixelRect]] = []
@@ -140,7 +151,7 @@ extension VisionCommand {
     @Option(help: "Timed runs (median reported).") var runs = 15
 
     func run() throws {
-      let set = try FaceDataset(directory: options.data)
+      let set = try options.dataset()
       let f = set.faces[0]
       let clip = SyntheticClip(sources: [(try RGBImage(contentsOf: set.imagePath(f)), f.points)], frameCount: 60)
       let frame = clip.render(frame: 0)
@@ -181,7 +192,7 @@ extension VisionCommand {
     @Option(help: "Index of the 300-W face to animate.") var face = 0
 
     func run() throws {
-      let set = try FaceDataset(directory: options.data)
+      let set = try options.dataset()
       let f = set.faces[face]
       let clip = SyntheticClip(sources: [(try RGBImage(contentsOf: set.imagePath(f)), f.points)], frameCount: frames)
       let detector = try options.detector()
@@ -254,7 +265,7 @@ extension VisionCommand {
     @Option(help: "Clip length in frames.") var frames = 180
 
     func run() throws {
-      let set = try FaceDataset(directory: options.data)
+      let set = try options.dataset()
       let f = set.faces[0]
       let clip = SyntheticClip(sources: [(try RGBImage(contentsOf: set.imagePath(f)), f.points)], frameCount: frames)
       let detector = try options.detector()
@@ -328,7 +339,7 @@ extension VisionCommand {
     @Option(help: "Noise, fraction of the inter-ocular distance.") var noise: Float = 0.03
 
     func run() throws {
-      let set = try FaceDataset(directory: options.data)
+      let set = try options.dataset()
       var ratios: [Float] = []
       for f in set.faces {
         guard let b = AlignedBox(landmarks: f.points) else { continue }

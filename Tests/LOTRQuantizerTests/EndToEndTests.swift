@@ -1,6 +1,7 @@
 import CLOTRKernels
 import Foundation
 import LOTR
+import LOTREval
 import XCTest
 
 @testable import LOTRQuantizer

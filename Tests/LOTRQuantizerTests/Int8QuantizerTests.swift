@@ -161,29 +161,3 @@ final class Int8QuantizerTests: XCTestCase {
     for o in outputs { XCTAssertEqual(o, outputs[0]) }
   }
 }
-
-final class FaceSetTests: XCTestCase {
-  func testLoadsThe300WLayoutWithCRLFAndRejectsBadInput() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("calib-\(UUID().uuidString)")
-    let images = dir.appendingPathComponent("images")
-    try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    XCTAssertThrowsError(try FaceSet.load(folder: dir.path)) { XCTAssertTrue("\($0)".contains("no .jpg"), "\($0)") }
-    XCTAssertThrowsError(try FaceSet.load(folder: dir.path + "/missing")) { XCTAssertTrue("\($0)".contains("face folder"), "\($0)") }
-    try RGBImage(width: 40, height: 30, fill: (90, 90, 90)).write(to: images.appendingPathComponent("a.png").path)
-    try RGBImage(width: 40, height: 30, fill: (20, 20, 20)).write(to: images.appendingPathComponent("b.png").path)
-    // 300-W's file: CRLF line ends, 0-based pixel-centre coordinates.
-    let csv = "image,subset,x0,y0,x1,y1\r\na.png,test,9.5,4.5,29.5,24.5\r\n"
-    try csv.write(to: dir.appendingPathComponent("landmarks.csv"), atomically: true, encoding: .utf8)
-    let set = try FaceSet.load(folder: dir.path)
-    XCTAssertEqual(set.faces.count, 2)
-    XCTAssertEqual(set.faces[0].landmarks, [Point(x: 10, y: 5), Point(x: 30, y: 25)], "shifted by +0.5 to continuous coordinates")
-    XCTAssertEqual(set.faces[0].box, FaceBox(x: 10, y: 5, width: 20, height: 20))
-    XCTAssertNil(set.faces[1].landmarks)
-    XCTAssertEqual(set.faces[1].box, FaceBox(x: 0, y: 0, width: 40, height: 30), "no ground truth: the whole image")
-    try "not an image".write(to: images.appendingPathComponent("c.jpg"), atomically: true, encoding: .utf8)
-    XCTAssertThrowsError(try FaceSet.load(folder: dir.path)) { XCTAssertTrue("\($0)".contains("c.jpg"), "\($0)") }
-    try "image,subset,x0\r\na.png,test,oops\r\n".write(to: dir.appendingPathComponent("landmarks.csv"), atomically: true, encoding: .utf8)
-    XCTAssertThrowsError(try FaceSet.load(folder: dir.path)) { XCTAssertTrue("\($0)".contains("landmarks.csv line 2"), "\($0)") }
-  }
-}

@@ -1,12 +1,14 @@
 import Foundation
 import LOTR
+import LOTREval
 import XCTest
 
 @testable import LOTRQuantizer
 
-/// The shipped model: the committed int8 .lotr against the float graph imported from the
-/// committed ONNX, on real faces that are not in its validation split's statistics
-/// (Tests/Fixtures/vision: four 300-W faces with ground truth).
+/// The shipped model on real faces that are not in its validation split's statistics
+/// (Tests/Fixtures/vision: four 300-W faces with ground truth): the committed int8 .lotr
+/// against the float graph imported from the committed ONNX (NME bound), and its int8
+/// stages on this CPU's optimized kernel paths against the ref path (bit-exact).
 final class ShippedModelTests: XCTestCase {
   let onnx = repositoryRoot.appendingPathComponent("models/lotr-m-68.onnx").path
   let int8 = repositoryRoot.appendingPathComponent("models/lotr-m-68.lotr").path
@@ -33,11 +35,56 @@ final class ShippedModelTests: XCTestCase {
     print("shipped model on \(summary.faces) faces: float NME \(f * 100) %, int8 \(q * 100) %, int8 vs float \(summary.agreementNME * 100) %")
     XCTAssertLessThan(abs(q - f), bound, "int8 NME \(q) vs float \(f)")
     XCTAssertLessThan(f, 0.2, "the shipped model finds the landmarks (NME \(f))")
-    // The int8 model is bit-identical on the ref path and this CPU's path up to its first float op.
-    let refPoints = try Evaluation.predict(int8Model, inputs: inputs, kernels: try KernelPath.named("ref"))
-    for (a, b) in zip(refPoints.joined(), candidate.joined()) {
-      XCTAssertEqual(a.x, b.x, accuracy: 0.5)
-      XCTAssertEqual(a.y, b.y, accuracy: 0.5)
+  }
+
+  /// The int8 part of the shipped model is bit-identical on this CPU's optimized kernel
+  /// paths and on the scalar reference (`ref`, the specification): every int8 tensor that is
+  /// computed from int8 tensors and the graph input only (the backbone, up to the first
+  /// float op: attention, LayerNorm) is compared byte for byte on the four faces. The float
+  /// tail (attention, LayerNorm) is not bit-exact across paths (float sums in a different
+  /// order), so the landmarks themselves are only checked to within 0.05 px.
+  func testInt8StagesAreBitIdenticalOnOptimizedPathsAndRef() throws {
+    guard FileManager.default.fileExists(atPath: int8) else { throw XCTSkip("models/lotr-m-68.lotr is not there yet") }
+    let optimized = KernelPath.supported().filter { $0.name != "ref" }
+    guard !optimized.isEmpty else { throw XCTSkip("this CPU has only the ref path: nothing to compare it with") }
+    let model = try ModelFile.open(path: int8)
+    let inputs = try FaceSet.load(folder: fixtures.appendingPathComponent("vision").path).inputs(for: model.metadata)
+    let exact = Self.int8OnlyTensors(model)
+    XCTAssertGreaterThan(exact.count, 50, "the shipped model's int8 backbone")
+
+    func run(_ path: KernelPath, _ input: [Float]) throws -> (tensors: [Int: [UInt8]], points: [Float]) {
+      let network = try Network(model: model, kernels: path)
+      network.inputPointer.assumingMemoryBound(to: Float.self).update(from: input, count: input.count)
+      var tensors: [Int: [UInt8]] = [:]
+      network.run { step in
+        for t in model.nodes[step].outputs where exact.contains(t) { tensors[t] = Array(network.bytes(of: t)) }
+      }
+      return (tensors, Array(network.output))
     }
+    for (face, sample) in inputs.enumerated() {
+      let reference = try run(try KernelPath.named("ref"), sample.input)
+      XCTAssertEqual(reference.tensors.count, exact.count)
+      for path in optimized {
+        let candidate = try run(path, sample.input)
+        let differing = exact.sorted().filter { candidate.tensors[$0] != reference.tensors[$0] }
+        XCTAssertTrue(differing.isEmpty, "face \(face), \(path.name) vs ref: int8 tensors differ: "
+          + differing.prefix(5).map { model.tensors[$0].name }.joined(separator: ", "))
+        let side = Float(model.metadata.input.width)
+        let worst = zip(candidate.points, reference.points).map { abs($0 - $1) * side }.max() ?? .infinity
+        XCTAssertLessThan(worst, 0.05, "face \(face), \(path.name) vs ref: largest landmark difference, crop pixels")
+      }
+    }
+  }
+
+  /// The int8 tensors computed only from the graph input and other such tensors by nodes
+  /// whose outputs are all int8: what the kernels' bit-exactness contract covers.
+  static func int8OnlyTensors(_ model: ModelFile) -> Set<Int> {
+    var exact: Set<Int> = [model.inputTensor]
+    for node in model.nodes {
+      let inputsExact = node.inputs.allSatisfy { exact.contains($0) || model.tensors[$0].role == .constant }
+      if inputsExact && node.outputs.allSatisfy({ model.tensors[$0].dtype == .i8 }) { exact.formUnion(node.outputs) }
+    }
+    exact.remove(model.inputTensor)
+    return exact
   }
 }

@@ -1,5 +1,6 @@
 import CLOTRVision
 import LOTR
+import LOTREval
 @testable import LOTRVision
 import XCTest
 

@@ -1,4 +1,5 @@
 import LOTR
+import LOTREval
 @testable import LOTRVision
 import XCTest
 

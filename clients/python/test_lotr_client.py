@@ -6,6 +6,7 @@ The recorded messages are the committed golden replay (Tests/Fixtures/lotrd/gold
 served in JSON and re-encoded in the binary mode with the layout of docs/PROTOCOL.md.
 """
 import json
+import math
 import os
 import socket
 import struct
@@ -123,9 +124,19 @@ class ClientTests(unittest.TestCase):
             lotr_client.LotrClient(server.path)
 
     def test_derived_measures(self):
-        pts = golden()[0]["faces"][0]["points"]
-        ear = lotr_client.eye_aspect_ratio(pts, lotr_client.LEFT_EYE)
-        self.assertGreaterEqual(ear, 0.0)
+        # The daemon's faces: an eye with an extent, so the ratio is positive and below 1 (a
+        # ratio of 1 would be an eye as tall as it is wide); unchanged when the face is moved,
+        # scaled and rotated in the frame (it depends on the eye's shape only).
+        angle, scale = math.radians(30), 2.5
+        c, s = scale * math.cos(angle), scale * math.sin(angle)
+        for m in golden():
+            pts = m["faces"][0]["points"]
+            moved = [(c * x - s * y + 40, s * x + c * y - 7) for x, y in pts]
+            for eye in (lotr_client.LEFT_EYE, lotr_client.RIGHT_EYE):
+                ear = lotr_client.eye_aspect_ratio(pts, eye)
+                self.assertGreater(ear, 0.05)
+                self.assertLess(ear, 1.0)
+                self.assertAlmostEqual(lotr_client.eye_aspect_ratio(moved, eye), ear, places=9)
         # An open and a closed synthetic eye.
         eye = {36: (0, 0), 37: (1, -1), 38: (2, -1), 39: (3, 0), 40: (2, 1), 41: (1, 1)}
         points = [eye.get(i, (0, 0)) for i in range(68)]

@@ -10,6 +10,32 @@ if not os.path.isdir(DATA):
     DATA = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data", "300w-train"))
 
 
+# Committed stand-ins, so the data tests run on a fresh clone (tests/fixtures/README.md):
+# four 300-W faces with their images (Tests/Fixtures/vision), every training-set image
+# name in file order, and the mean shape of the first 300 faces.
+FIXTURES = os.path.join(HERE, "fixtures")
+FACES = os.path.normpath(os.path.join(HERE, "..", "..", "Tests", "Fixtures", "vision"))
+
+
+@pytest.fixture(scope="session")
+def faces():
+    """The four committed 300-W faces (images/ + landmarks.csv)."""
+    from lotr_train import data as D
+    return D.read_300w_csv(FACES)
+
+
+@pytest.fixture(scope="session")
+def train_names():
+    with open(os.path.join(FIXTURES, "300w-train-names.txt")) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def mean_shape_300():
+    import numpy as np
+    return np.loadtxt(os.path.join(FIXTURES, "300w-mean-shape.csv"), delimiter=",", skiprows=1)
+
+
 @pytest.fixture(scope="session")
 def data_dir():
     if not os.path.isfile(os.path.join(DATA, "landmarks.csv")):
@@ -19,6 +45,8 @@ def data_dir():
 
 @pytest.fixture(scope="session")
 def samples(data_dir):
+    """The whole 300-W training set (skipped without ../shared): only to check that the
+    committed fixtures still match it."""
     from lotr_train import data as D
     return D.read_300w_csv(data_dir)
 

@@ -9,13 +9,30 @@ from lotr_train import data as D
 from lotr_train import geometry as G
 
 
-def test_300w_reader(samples):
+def test_300w_reader(faces):
+    assert [s.name for s in faces] == ["afw_1051618982_1.jpg", "helen_2042747277_1.jpg",
+                                       "lfpw_image_0101.jpg", "lfpw_image_0753.jpg"]
+    assert {len(s.landmarks) for s in faces} == {68}
+    assert [s.subset for s in faces] == ["afw", "helen", "lfpw", "lfpw"]
+    assert all(os.path.isfile(s.image) and s.image.endswith("/images/" + s.name) for s in faces)
+    # first values of the csv are x0 = 80.000, y0 = 108.401 (0-based pixel centre) -> +0.5
+    assert faces[0].landmarks[0] == pytest.approx([80.5, 108.901])
+
+
+def _names_as_samples(names):
+    return [D.Sample(n, np.zeros((68, 2)), n.split("_")[0], n) for n in names]
+
+
+def test_fixtures_match_the_full_set(samples, train_names, mean_shape_300, faces):
+    """The committed stand-ins are the 300-W training set's (skipped without it)."""
     assert len(samples) == 2012
-    assert {len(s.landmarks) for s in samples} == {68}
+    assert [s.name for s in samples] == train_names
     assert {s.subset for s in samples} == {"afw", "helen", "lfpw"}
-    # first value of the csv is x0 = 80.000 (0-based pixel centre) -> 80.5 continuous
-    s0 = [s for s in samples if s.name == "afw_1051618982_1.jpg"][0]
-    assert s0.landmarks[0, 0] == pytest.approx(80.5)
+    assert all(s.subset == s.name.split("_")[0] for s in samples)
+    by_name = {s.name: s for s in samples}
+    for f in faces:
+        assert np.allclose(by_name[f.name].landmarks, f.landmarks)
+    assert np.abs(D.CachedSet(samples[:300]).mean_shape(G.CROP_K) - mean_shape_300).max() < 1e-5
 
 
 def test_mirror_perms_are_involutions():
@@ -26,9 +43,13 @@ def test_mirror_perms_are_involutions():
     assert p[36] == 45 and p[0] == 16 and p[8] == 8 and p[30] == 30 and p[62] == 62
 
 
-def test_flip_permutation_on_real_mean_shape(samples):
-    ds = D.CachedSet(samples[:300])
-    ms = ds.mean_shape(G.CROP_K)
+def test_flip_permutation_on_real_mean_shape(mean_shape_300, faces):
+    ms = mean_shape_300
+    # CachedSet.mean_shape computes that shape: the same rule on the committed faces
+    ds = D.CachedSet(faces)
+    by_hand = np.mean([G.source_to_crop(s.landmarks, G.crop_matrix(*G.crop_params(s.landmarks, G.CROP_K)))
+                       for s in faces], axis=0)
+    assert np.abs(ds.mean_shape(G.CROP_K) - by_hand).max() < 1e-9
     mirrored = ms.copy()
     mirrored[:, 0] = ms[:, 0].min() + ms[:, 0].max() - mirrored[:, 0]
     # the mirrored, permuted mean face is the mean face (within 3 % of the crop; 300-W's
@@ -39,8 +60,8 @@ def test_flip_permutation_on_real_mean_shape(samples):
     assert D.infer_mirror_perm(ms) == D.MIRROR_PERMS[68]
 
 
-def test_flip_batch_moves_pixels_and_points(samples):
-    ds = D.CachedSet(samples[:2])
+def test_flip_batch_moves_pixels_and_points(faces):
+    ds = D.CachedSet(faces[:2])
     perm = D.MIRROR_PERMS[68]
     x, t = D.make_batch(ds, [0], 64, G.CROP_K, perm, None)
     xf, tf = D.make_batch(ds, [0], 64, G.CROP_K, perm, None, flip_all=True)
@@ -50,7 +71,9 @@ def test_flip_batch_moves_pixels_and_points(samples):
     assert torch.allclose(back, t[0], atol=1e-6)
 
 
-def test_split_by_source_photo(samples):
+def test_split_by_source_photo(train_names):
+    # make_split reads only names and subsets: the committed name list stands in for the set
+    samples = _names_as_samples(train_names)
     val = D.make_split(samples, 0.1, 0)
     tr, va = D.apply_split(samples, val)
     assert 150 < len(va) < 260 and len(tr) + len(va) == len(samples)
@@ -100,9 +123,9 @@ def test_pts_wflw_jd_readers(tmp_path):
     assert np.allclose(c, 32, atol=1e-6) and side == pytest.approx(64)
 
 
-def test_augmented_batch(samples):
-    ds = D.CachedSet(samples[:8])
-    x, t = D.make_batch(ds, list(range(8)), 64, G.CROP_K, D.MIRROR_PERMS[68], D.AugConfig(),
+def test_augmented_batch(faces):
+    ds = D.CachedSet(faces)
+    x, t = D.make_batch(ds, [0, 1, 2, 3, 0, 1, 2, 3], 64, G.CROP_K, D.MIRROR_PERMS[68], D.AugConfig(),
                         np.random.default_rng(0))
     assert x.shape == (8, 3, 64, 64) and t.shape == (8, 68, 2)
     assert torch.isfinite(x).all() and (t > -0.2).all() and (t < 1.2).all()

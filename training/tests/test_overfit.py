@@ -7,10 +7,10 @@ from lotr_train.losses import LandmarkLoss
 from lotr_train.model import build_model
 
 
-def test_overfit_small_batch(samples):
+def test_overfit_small_batch(faces):
     torch.manual_seed(0)
-    ds = D.CachedSet(samples[:8])
-    x, t = D.make_batch(ds, list(range(8)), 64, 1.3, D.MIRROR_PERMS[68], None)
+    ds = D.CachedSet(faces)
+    x, t = D.make_batch(ds, list(range(len(faces))), 64, 1.3, D.MIRROR_PERMS[68], None)
     m = build_model(preset("lotr-tiny", num_landmarks=68))   # anchors at 0.5: start far off
     crit = LandmarkLoss("smooth_wing", 100)
     opt = torch.optim.AdamW(m.parameters(), 2e-3, weight_decay=0)

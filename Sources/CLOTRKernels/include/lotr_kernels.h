@@ -188,8 +188,8 @@ void lotr_qs8_dequantize(const lotr_kernels* kernels, size_t n, const int8_t* q,
                          float scale, int32_t zero_point);
 
 /* ------------------------------------------------------------ float kernels --- */
-/* The Transformer's LayerNorm, Softmax and GELU stay float (DESIGN.md). These are
- * tolerance-tested against ref, not bit-exact: reductions may be reordered. In-place
+/* The Transformer's LayerNorm, Softmax and GELU stay float: quantizing them costs
+ * accuracy for little time (docs/QUANTIZATION.md). These are tolerance-tested against ref, not bit-exact: reductions may be reordered. In-place
  * (y == x) is allowed. */
 
 /* Each row of `cols`: y = (x - mean) / sqrt(var + eps) * gamma + beta (biased var). */

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import CLOTRKernels
 import COpenBLAS
+import LOTR
 
 /// Times the int8 GEMM and depthwise kernels on LOTR-M's shapes against OpenBLAS
 /// `cblas_sgemm` on the same shapes, in one process so both see the same machine state.

@@ -1,7 +1,10 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import CLOTRKernels
+import LOTR
 
 /// Why a face folder could not be loaded.
 public struct FaceSetError: Error, CustomStringConvertible, Equatable {
@@ -11,8 +14,7 @@ public struct FaceSetError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Face images for calibration, validation and evaluation: a folder of JPEG/PNG files, with optional
-/// ground truth in the folder's `landmarks.csv` (the 300-W training set's format:
-/// `image,subset,x0,y0,...` in 0-based pixel-centre coordinates) or face boxes in
+/// ground truth in the folder's `landmarks.csv` (read by `FaceDataset`) or face boxes in
 /// `boxes.csv` (`image,x,y,width,height`). Without either, the whole image is the box.
 public struct FaceSet: Sendable {
   public struct Face: Sendable {
@@ -40,19 +42,11 @@ public struct FaceSet: Sendable {
     guard stat(folder, &isDirectory) == 0 else { throw FaceSetError("face folder \(folder): \(String(cString: strerror(errno)))") }
     guard (isDirectory.st_mode & S_IFMT) == S_IFDIR else { throw FaceSetError("face folder \(folder) is not a folder") }
     var landmarks: [String: [Point]] = [:]
-    var boxes: [String: FaceBox] = [:]
-    if let text = readText(folder + "/landmarks.csv") {
-      for (lineNumber, line) in text.split(whereSeparator: \.isNewline).enumerated().dropFirst() {
-        let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        guard fields.count >= 4, (fields.count - 2) % 2 == 0 else {
-          throw FaceSetError("\(folder)/landmarks.csv line \(lineNumber + 1): expected image,subset,x0,y0,...")
-        }
-        let values = fields[2...].compactMap { Float($0.filter { $0 != " " && $0 != "\r" }) }
-        guard values.count == fields.count - 2 else { throw FaceSetError("\(folder)/landmarks.csv line \(lineNumber + 1): a coordinate is not a number") }
-        landmarks[fields[0]] = stride(from: 0, to: values.count, by: 2).map { Point(x: values[$0] + 0.5, y: values[$0 + 1] + 0.5) }
-      }
+    if let text = try readTextIfPresent(folder + "/landmarks.csv") {
+      for face in try FaceDataset(directory: folder, landmarksCSV: text).faces { landmarks[face.image] = face.points }
     }
-    if let text = readText(folder + "/boxes.csv") {
+    var boxes: [String: FaceBox] = [:]
+    if let text = try readTextIfPresent(folder + "/boxes.csv") {
       for (lineNumber, line) in text.split(whereSeparator: \.isNewline).enumerated() {
         let fields = line.split(separator: ",").map { String($0).filter { $0 != " " && $0 != "\r" } }
         if lineNumber == 0 && Float(fields.last ?? "") == nil { continue } // header
@@ -86,17 +80,22 @@ public struct FaceSet: Sendable {
     return FaceSet(faces: faces)
   }
 
-  public static func readText(_ path: String) -> String? {
-    guard let file = fopen(path, "rb") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-      let n = fread(&buffer, 1, buffer.count, file)
-      if n == 0 { break }
-      bytes.append(contentsOf: buffer[0..<n])
-    }
-    return String(decoding: bytes, as: UTF8.self)
+  /// The text of a file, or nil when there is no file at `path` (any other failure throws).
+  static func readTextIfPresent(_ path: String) throws -> String? {
+    guard access(path, F_OK) == 0 else { return nil }
+    return try readText(path)
+  }
+
+  static func readText(_ path: String) throws -> String {
+    do { return String(decoding: try RegularFile.read(path, limit: 1 << 28), as: UTF8.self) } catch { throw FaceSetError("\(error)") }
+  }
+
+  /// The image names in a list file (`--list`, `--calibration-list`: one per line, as in
+  /// training/splits), blanks and spaces dropped.
+  public static func readNameList(_ path: String) throws -> Set<String> {
+    let text: String
+    do { text = try readText(path) } catch { throw FaceSetError("image list \(error)") }
+    return Set(text.split(whereSeparator: \.isNewline).map { String($0).filter { !$0.isWhitespace } }.filter { !$0.isEmpty })
   }
 
   static func listImages(_ folder: String) throws -> [String] {
@@ -130,3 +129,42 @@ public struct FaceSet: Sendable {
   }
 }
 
+
+/// The faces named in a folder's `landmarks.csv`, in file order, without decoding the
+/// images: the one parser of that file. The format is the 300-W training set's,
+/// `image,subset,x0,y0,x1,y1,...` with a header line and 0-based pixel-centre coordinates;
+/// points come back in continuous frame coordinates (+0.5). Images lie in `images/`.
+public struct FaceDataset: Sendable {
+  public struct Face: Sendable {
+    public var image: String
+    public var points: [Point]
+  }
+  public let directory: String
+  public let faces: [Face]
+
+  /// Reads `directory/landmarks.csv`.
+  public init(directory: String) throws {
+    try self.init(directory: directory, landmarksCSV: try FaceSet.readText(directory + "/landmarks.csv"))
+  }
+
+  /// Parses `text` as the `landmarks.csv` of `directory` (which names it in errors).
+  public init(directory: String, landmarksCSV text: String) throws {
+    self.directory = directory
+    var faces: [Face] = []
+    for (n, line) in text.split(whereSeparator: \.isNewline).enumerated().dropFirst() {
+      let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+      guard fields.count >= 4, fields.count % 2 == 0 else {
+        throw FaceSetError("\(directory)/landmarks.csv line \(n + 1): expected image,subset,x0,y0,...")
+      }
+      let values = fields[2...].compactMap { Float($0.filter { !$0.isWhitespace }) }
+      guard values.count == fields.count - 2 else {
+        throw FaceSetError("\(directory)/landmarks.csv line \(n + 1): a coordinate is not a number")
+      }
+      let points = stride(from: 0, to: values.count, by: 2).map { Point(x: values[$0] + 0.5, y: values[$0 + 1] + 0.5) }
+      faces.append(Face(image: String(fields[0]).filter { !$0.isWhitespace }, points: points))
+    }
+    self.faces = faces
+  }
+
+  public func imagePath(_ face: Face) -> String { directory + "/images/" + face.image }
+}

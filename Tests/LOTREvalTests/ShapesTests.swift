@@ -1,4 +1,4 @@
-import LOTR
+import LOTREval
 import XCTest
 
 final class ShapesTests: XCTestCase {
@@ -23,13 +23,5 @@ final class ShapesTests: XCTestCase {
     let macs = gemms.reduce(0) { $0 + $1.macs } + depthwise.reduce(0) { $0 + $1.macs }
     XCTAssertLessThan(macs, 250_000_000, "LOTR-M must fit the Pi budget")
     XCTAssertGreaterThan(macs, 100_000_000)
-  }
-
-  func testKernelPathsByName() throws {
-    XCTAssertEqual(try KernelPath.named("ref").name, "ref")
-    XCTAssertThrowsError(try KernelPath.named("sse9")) { error in
-      XCTAssertEqual(error as? KernelError, .unknownPath("sse9"))
-    }
-    XCTAssertTrue(KernelPath.supported().contains { $0.name == "ref" })
   }
 }

@@ -5,35 +5,8 @@ import Darwin
 #endif
 import LOTR
 
-// Data and synthetic clips for the vision figures (`lotr vision ...`, docs/VISION.md) and tests.
-
-/// A folder of face crops with `landmarks.csv` (`image,subset,x0,y0,...`, 0-based
-/// pixel-centre coordinates, as /work/shared/data/300w-train): points are returned in
-/// continuous coordinates (+0.5).
-public struct FaceDataset: Sendable {
-  public struct Face: Sendable {
-    public var image: String
-    public var points: [Point]
-  }
-  public let directory: String
-  public let faces: [Face]
-
-  public init(directory: String) throws {
-    self.directory = directory
-    let bytes = try readFile(directory + "/landmarks.csv")
-    var faces: [Face] = []
-    for (n, line) in String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).enumerated() where n > 0 {
-      let f = line.split(separator: ",", omittingEmptySubsequences: false)
-      guard f.count >= 4, (f.count - 2) % 2 == 0 else { throw CascadeError(path: directory, message: "landmarks.csv line \(n + 1): malformed") }
-      let v = f[2...].compactMap { Float($0.filter { !$0.isWhitespace }) }
-      guard v.count == f.count - 2 else { throw CascadeError(path: directory, message: "landmarks.csv line \(n + 1): bad number") }
-      faces.append(Face(image: String(f[0]), points: stride(from: 0, to: v.count, by: 2).map { Point(x: v[$0] + 0.5, y: v[$0 + 1] + 0.5) }))
-    }
-    self.faces = faces
-  }
-
-  public func imagePath(_ face: Face) -> String { directory + "/images/" + face.image }
-}
+// Synthetic clips and a stand-in landmarker for the vision figures (`lotr vision ...`,
+// docs/VISION.md) and the tracking tests.
 
 /// A small deterministic RNG (xorshift64*), for reproducible clips and noise.
 public struct SplitRNG: Sendable {

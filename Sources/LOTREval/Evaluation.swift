@@ -1,3 +1,4 @@
+import LOTR
 
 /// Landmark accuracy of a model on faces with ground truth, and agreement between two
 /// models (int8 against its float original), in the paper's NME.
