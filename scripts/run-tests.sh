@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, each part's result summarised at the end:
 #   swift test (kernels on ref + the native optimized path, runtime), the kernel suites
-#   under ASan/UBSan and under qemu for each ARM path, training/'s pytest, and lotr-mqtt
-#   against a real broker.
+#   under ASan/UBSan and under qemu for each ARM path, training/'s pytest, the V4L2 VM, the
+#   Debian package in a throwaway root, and lotr-mqtt against a real broker.
 # A part that cannot run here (no VM, say) exits 77 and is counted as skipped, not passed.
 #   scripts/run-tests.sh                  everything; ends with "N passed, M skipped, K failed"
 #   scripts/run-tests.sh --check-summary  only checks this script's own counting
@@ -53,6 +53,7 @@ step "swift test" swift test
 step "kernels: sanitizers + qemu" scripts/test-kernels-native.sh all
 step "training: pytest" .venv/bin/python -m pytest -q training/tests
 step "v4l2: vivid in a VM" scripts/test-v4l2-vm.sh
+step "deb: package built, installed in a throwaway root" scripts/test-deb.sh
 step "lotr-mqtt: real mosquitto broker" sh -c 'swift build --product lotrd >/dev/null && swift build --product lotr-mqtt >/dev/null && LOTR_BIN=$(swift build --show-bin-path) python3 -m unittest Tests/MQTTBridge/test_lotr_mqtt.py'
 step "lotrd: python client + golden check" sh -c 'python3 -m unittest -q clients/python/test_lotr_client.py && python3 Tests/Fixtures/lotrd/check_golden.py'
 step "LOTRClient: an outside package builds on it" scripts/test-client-package.sh
