@@ -51,7 +51,9 @@ lotr_isa lotr_kernels_isa(const lotr_kernels* kernels) { return kernels->isa; }
 #if defined(__x86_64__)
 static int x86_has_avx2(void) {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2"); /* includes the OS's XSAVE/YMM check */
+  /* The avx2 kernels are built for AVX2 + FMA (x86/x86_target.h); the check includes the
+   * OS's XSAVE/YMM state. */
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 /* AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4, read directly rather than through

@@ -8,12 +8,8 @@
 #include "internal.h"
 
 #if defined(__x86_64__)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC target("avx2,fma")
-#endif
-#include <immintrin.h>
+#include "x86_target.h"
+LOTR_AVX2_BEGIN
 
 static inline __m256 exp8(__m256 x) {
   const __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33654475f), _CMP_GE_OQ);
@@ -71,7 +67,5 @@ void lotr_f32_softmax__avx2(size_t cols, const float* x, float* y) {
   if (full < cols) _mm256_maskstore_ps(y + full, mask, _mm256_mul_ps(_mm256_maskload_ps(y + full, mask), vinv));
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+LOTR_AVX2_END
 #endif /* __x86_64__ */

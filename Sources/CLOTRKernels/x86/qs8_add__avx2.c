@@ -5,12 +5,8 @@
 #include "internal.h"
 
 #if defined(__x86_64__)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC target("avx2,fma")
-#endif
-#include <immintrin.h>
+#include "x86_target.h"
+LOTR_AVX2_BEGIN
 
 void lotr_qs8_add__avx2(size_t n, const int8_t* a, const int8_t* b, int8_t* y, const lotr_qs8_add_params* p) {
   const __m256i va_mult = _mm256_set1_epi32(p->a_multiplier), vb_mult = _mm256_set1_epi32(p->b_multiplier);
@@ -37,7 +33,5 @@ void lotr_qs8_add__avx2(size_t n, const int8_t* a, const int8_t* b, int8_t* y, c
   if (i < n) lotr_qs8_add__ref(n - i, a + i, b + i, y + i, p);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+LOTR_AVX2_END
 #endif /* __x86_64__ */

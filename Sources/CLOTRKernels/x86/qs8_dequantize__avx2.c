@@ -3,12 +3,8 @@
 #include "internal.h"
 
 #if defined(__x86_64__)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC target("avx2,fma")
-#endif
-#include <immintrin.h>
+#include "x86_target.h"
+LOTR_AVX2_BEGIN
 
 void lotr_qs8_dequantize__avx2(size_t n, const int8_t* q, float* y, float scale, int32_t zero_point) {
   const __m256 vscale = _mm256_set1_ps(scale);
@@ -23,7 +19,5 @@ void lotr_qs8_dequantize__avx2(size_t n, const int8_t* q, float* y, float scale,
   if (i < n) lotr_qs8_dequantize__ref(n - i, q + i, y + i, scale, zero_point);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+LOTR_AVX2_END
 #endif /* __x86_64__ */

@@ -8,12 +8,8 @@
 #include "internal.h"
 
 #if defined(__x86_64__)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC target("avx2,fma")
-#endif
-#include <immintrin.h>
+#include "x86_target.h"
+LOTR_AVX2_BEGIN
 
 /* Per-channel rndnu of 8 int32 accumulators; multiplier/shift for those 8 channels. */
 static inline __m256i requantize8(__m256i acc, const int32_t* multiplier, const int32_t* shift) {
@@ -90,7 +86,5 @@ void lotr_qs8_dwconv3x3_16c__avx2(size_t channels, size_t output_width, const in
   }
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+LOTR_AVX2_END
 #endif /* __x86_64__ */

@@ -12,17 +12,12 @@
  * Defines lotr_qs8_gemm_4x16c2__avx2 (int8 out) and lotr_qs8_gemm_f32_4x16c2__avx2. */
 #if defined(__x86_64__)
 
-#include <immintrin.h>
 #include <string.h>
 
 #include "internal.h"
+#include "x86_target.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+LOTR_AVX2_BEGIN
 
 #include "qs8_gemm_avx2_common.h"
 
@@ -135,10 +130,6 @@ void lotr_qs8_gemm_f32_4x16c2__avx2(size_t mr, size_t nc, size_t kc, const int8_
   gemm_4x16c2(mr, nc, kc, a, a_stride, w, NULL, c, c_stride, NULL, scale);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+LOTR_AVX2_END
 
 #endif /* __x86_64__ */

@@ -22,17 +22,12 @@
  * Defines lotr_qs8_gemm_4x16c4__avxvnni (int8 out) and lotr_qs8_gemm_f32_4x16c4__avxvnni. */
 #if defined(__x86_64__)
 
-#include <immintrin.h>
 #include <string.h>
 
 #include "internal.h"
+#include "x86_target.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,avxvnni"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avxvnni")
-#endif
+LOTR_AVXVNNI_BEGIN
 
 #include "qs8_gemm_avx2_common.h"
 
@@ -144,10 +139,6 @@ void lotr_qs8_gemm_f32_4x16c4__avxvnni(size_t mr, size_t nc, size_t kc, const in
   gemm_4x16c4(mr, nc, kc, a, a_stride, w, NULL, c, c_stride, NULL, scale);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+LOTR_AVXVNNI_END
 
 #endif /* __x86_64__ */

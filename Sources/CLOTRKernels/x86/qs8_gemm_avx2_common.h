@@ -1,9 +1,8 @@
 /* Shared by the x86-64 4x16 int8 GEMM micro-kernels (AVX2 c2, AVX-VNNI c4): tail-safe
  * loads of A, and the epilogue that requantizes (or scales to float) a 4x16 tile of int32
- * accumulators and stores it. Static inline only: include it after the file's target
- * pragma (GCC push_options/target, or clang's attribute push) so every function here is
- * compiled for that file's ISA, and after <immintrin.h>, <string.h> and "internal.h"
- * (included before the pragma: clang's attribute push must not reach the system headers).
+ * accumulators and stores it. Static inline only: include it inside the file's
+ * LOTR_AVX2_BEGIN / LOTR_AVXVNNI_BEGIN region (x86_target.h) so every function here is
+ * compiled for that file's ISA, after <string.h>, "internal.h" and "x86_target.h".
  *
  * Requantization (shift in [32, 63]): int64 products from _mm256_mul_epi32 on even and odd
  * lanes, plus 2^(shift-1); the high 32 bits are the product >> 32, then an arithmetic

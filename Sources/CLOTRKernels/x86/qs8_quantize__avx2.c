@@ -4,12 +4,8 @@
 #include "internal.h"
 
 #if defined(__x86_64__)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC target("avx2,fma")
-#endif
-#include <immintrin.h>
+#include "x86_target.h"
+LOTR_AVX2_BEGIN
 
 static inline __m256i quantize8(const float* x, __m256 vinv, __m256i vzp) {
   __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x), vinv);
@@ -32,7 +28,5 @@ void lotr_qs8_quantize__avx2(size_t n, const float* x, int8_t* y, float inv_scal
   if (i < n) lotr_qs8_quantize__ref(n - i, x + i, y + i, inv_scale, zero_point);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+LOTR_AVX2_END
 #endif /* __x86_64__ */

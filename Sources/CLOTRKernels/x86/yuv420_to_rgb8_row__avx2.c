@@ -4,11 +4,8 @@
 #include "pixels_config.h"
 
 #if defined(__x86_64__)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
-#else
-#pragma GCC target("avx2")
-#endif
+#include "x86_target.h"
+LOTR_AVX2_BEGIN
 #include "pixels_avx2.h"
 
 void lotr_yuv420_to_rgb8_row__avx2(size_t width, const uint8_t* y, const uint8_t* u, const uint8_t* v,
@@ -37,7 +34,5 @@ void lotr_yuv420_to_rgb8_row__avx2(size_t width, const uint8_t* y, const uint8_t
     lotr_yuv420_to_rgb8_row__ref(width - x, y + x, u + (x / 2) * uv_step, v + (x / 2) * uv_step, uv_step, dst + x * 3);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+LOTR_AVX2_END
 #endif /* __x86_64__ */

@@ -3,11 +3,8 @@
 #include "pixels_config.h"
 
 #if defined(__x86_64__)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
-#else
-#pragma GCC target("avx2")
-#endif
+#include "x86_target.h"
+LOTR_AVX2_BEGIN
 #include "pixels_avx2.h"
 
 void lotr_yuyv_to_gray8_row__avx2(size_t width, const uint8_t* src, uint8_t* dst) {
@@ -29,7 +26,5 @@ void lotr_yuyv_to_gray8_row__avx2(size_t width, const uint8_t* src, uint8_t* dst
   if (x < width) lotr_yuyv_to_gray8_row__ref(width - x, src + x * 2, dst + x);
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
+LOTR_AVX2_END
 #endif /* __x86_64__ */
