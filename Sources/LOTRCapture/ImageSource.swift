@@ -46,38 +46,39 @@ public final class ImageSource: FrameSource {
 
   public func next(timeout: Double) throws -> FrameSourceResult {
     if closed { return .ended }
-    if index >= paths.count {
-      guard loop else { return .ended }
-      index = 0
-    }
     let ts = start + Int64((Double(produced) / fps * 1e9).rounded())
     if realtime {
       let wait = Double(ts - monotonicNanoseconds()) / 1e9
       if wait > timeout { sleepSeconds(timeout); return .timedOut }
       sleepSeconds(wait)
     }
-    let i = index
-    let image: (pixels: [UInt8], width: Int, height: Int)
-    if let cached = cache[i] {
-      image = cached
-    } else {
-      do { image = try decode(i) } catch {
-        index += 1
-        droppedFrames += 1
-        badFrames += 1
-        lastBadFrame = "\(error)"
-        badRun += 1
-        if badRun >= paths.count { throw paths.count == 1 ? error : noneDecodes }
-        return try next(timeout: timeout)
+    while true {
+      if index >= paths.count {
+        guard loop else { return .ended }
+        index = 0
       }
-      if paths.count == 1 { cache[i] = image }  // a still image: decode once
+      let i = index
+      index += 1
+      let image: (pixels: [UInt8], width: Int, height: Int)
+      if let cached = cache[i] {
+        image = cached
+      } else {
+        do { image = try decode(i) } catch {
+          droppedFrames += 1
+          badFrames += 1
+          lastBadFrame = "\(error)"
+          badRun += 1
+          if badRun >= paths.count { throw paths.count == 1 ? error : noneDecodes }
+          continue
+        }
+        if paths.count == 1 { cache[i] = image }  // a still image: decode once
+      }
+      badRun = 0
+      let frame = Frame(sequence: produced, timestampNs: ts, width: image.width, height: image.height, format: output,
+                        pixels: image.pixels)
+      produced += 1
+      return .frame(frame)
     }
-    badRun = 0
-    index += 1
-    let frame = Frame(sequence: produced, timestampNs: ts, width: image.width, height: image.height, format: output,
-                      pixels: image.pixels)
-    produced += 1
-    return .frame(frame)
   }
 
   /// The size of the first image that decodes (images are decoded again when played).
