@@ -78,8 +78,7 @@ let package = Package(
     .target(name: "CLOTRSystem", cSettings: [.unsafeFlags(["-O2", "-std=gnu11", "-Wall"])]),
     .target(name: "LOTRProtocol"),
     .target(name: "LOTRClient", dependencies: ["LOTRProtocol", "CLOTRSystem"]),
-    .executableTarget(name: "lotrd", dependencies: ["LOTR", "LOTRCapture", "LOTRVision", "LOTRProtocol", "CLOTRSystem"],
-                      swiftSettings: [.swiftLanguageMode(.v5)]),
+    .executableTarget(name: "lotrd", dependencies: ["LOTR", "LOTRCapture", "LOTRVision", "LOTRProtocol", "CLOTRSystem"]),
     .testTarget(name: "LOTRProtocolTests", dependencies: ["LOTRProtocol"]),
     // lotr-mqtt (issue 17): lotrd's stream to an MQTT broker through libmosquitto (CMosquitto shim).
     .target(name: "CMosquitto", cSettings: [.unsafeFlags(["-O2", "-std=gnu11", "-Wall", "-Wextra"])],

@@ -20,10 +20,10 @@
 
 #define RETRY(expr) ({ long _r; do { _r = (long)(expr); } while (_r == -1 && errno == EINTR); _r; })
 
-uint64_t lotr_sys_monotonic_ns(void) {
+int64_t lotr_sys_monotonic_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int64_t lotr_sys_realtime_ns(void) {

@@ -52,14 +52,14 @@ int lotr_v4l2_xioctl(int fd, unsigned long request, void* arg) {
   return r < 0 ? -errno : r;
 }
 
-int64_t lotr_v4l2_monotonic_ns(void) {
+static int64_t monotonic_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int lotr_v4l2_poll(int fd, int timeout_ms, short* revents) {
-  const int64_t deadline = lotr_v4l2_monotonic_ns() + (int64_t)timeout_ms * 1000000;
+  const int64_t deadline = monotonic_ns() + (int64_t)timeout_ms * 1000000;
   for (;;) {
     struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
     const int r = poll(&p, 1, timeout_ms);
@@ -69,7 +69,7 @@ int lotr_v4l2_poll(int fd, int timeout_ms, short* revents) {
     }
     if (errno != EINTR) return -errno;
     if (timeout_ms >= 0) {
-      const int64_t left = deadline - lotr_v4l2_monotonic_ns();
+      const int64_t left = deadline - monotonic_ns();
       timeout_ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
     }
   }

@@ -223,6 +223,7 @@ public final class ClipSource: FrameSource {
   public private(set) var droppedFrames: UInt64 = 0
   /// Records that do not decode (also counted in droppedFrames).
   public private(set) var badFrames: UInt64 = 0
+  public private(set) var lastBadFrame: String?
   private let start: Int64
   private var loopOffset: Int64 = 0
   private var lastRecordTs: Int64 = 0
@@ -282,6 +283,7 @@ public final class ClipSource: FrameSource {
     guard let decoded = PixelConversion.decodeJPEG(r.jpeg, output: output) else {
       droppedFrames += 1
       badFrames += 1
+      lastBadFrame = "\(reader.path): record \(recordsThisPass) of the pass does not decode"
       return .timedOut
     }
     goodThisPass += 1

@@ -82,10 +82,19 @@ public protocol FrameSource: AnyObject {
   var description: String { get }
   /// Frames lost so far (sequence gaps, corrupt buffers).
   var droppedFrames: UInt64 { get }
+  /// Frames skipped so far because they could not be read or decoded (also in droppedFrames).
+  var badFrames: UInt64 { get }
+  /// Why the latest of those was skipped.
+  var lastBadFrame: String? { get }
   /// Waits at most `timeout` seconds for the next frame.
   func next(timeout: Double) throws -> FrameSourceResult
   /// Releases the device or file. Further `next` calls return `.ended`.
   func close()
+}
+
+extension FrameSource {
+  public var badFrames: UInt64 { 0 }
+  public var lastBadFrame: String? { nil }
 }
 
 /// Why a source could not be opened or read.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LOTR
 
 /// Frames from a byte stream on a FIFO (or stdin-like pipe): what Raspberry Pi OS's camera
 /// tools write for a CSI Camera Module, e.g.

@@ -7,9 +7,6 @@ import CV4L2
 
 func errnoText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
-/// CLOCK_MONOTONIC now, in nanoseconds.
-public func monotonicNanoseconds() -> Int64 { lotr_v4l2_monotonic_ns() }
-
 /// Sleeps for `seconds` (nanosleep, resumed after signals).
 func sleepSeconds(_ seconds: Double) {
   guard seconds > 0 else { return }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LOTR
 import CV4L2
 
 /// What to ask a V4L2 camera for.

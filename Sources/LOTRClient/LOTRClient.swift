@@ -94,7 +94,7 @@ public final class LOTRClient: @unchecked Sendable {
   /// Sends `request` and returns the first reply of class `replyClass`, skipping others.
   public func ask(_ request: Request, replyClass: String, timeout: Double = 5) throws -> Message {
     try send(request)
-    let deadline = lotr_sys_monotonic_ns() + UInt64(timeout * 1e9)
+    let deadline = lotr_sys_monotonic_ns() + Int64(timeout * 1e9)
     while lotr_sys_monotonic_ns() < deadline {
       guard let m = try next(timeout: Double(deadline &- lotr_sys_monotonic_ns()) / 1e9) else { break }
       if m.className == replyClass { return m }
@@ -129,7 +129,7 @@ public final class LOTRClient: @unchecked Sendable {
   }
 
   private static func read(fd: Int32, stream: inout MessageStream, buffer: inout [UInt8], timeout: Double?) throws -> Message? {
-    let deadline = timeout.map { lotr_sys_monotonic_ns() + UInt64(max(0, $0) * 1e9) }
+    let deadline = timeout.map { lotr_sys_monotonic_ns() + Int64(max(0, $0) * 1e9) }
     while true {
       if let m = try stream.next() { return m }
       var ms: Int32 = -1

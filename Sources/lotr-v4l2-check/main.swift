@@ -11,6 +11,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LOTR
 import CV4L2
 import LOTRCapture
 

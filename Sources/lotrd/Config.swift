@@ -7,7 +7,7 @@ import LOTRProtocol
 /// lotrd's settings. Sources, later ones winning: built-in defaults, the config file
 /// (--config or LOTRD_CONFIG), the environment (LOTRD_<NAME>, e.g. from systemd's
 /// EnvironmentFile=), then command-line flags.
-struct Config: Equatable {
+struct Config: Equatable, Sendable {
   var source = "/dev/video0"
   var model = Config.installedModel
   var socket = LOTRProto.defaultSocket
@@ -30,12 +30,12 @@ struct Config: Equatable {
   var logLevel = LogLevel.info
   var configFile = ""
 
-  struct Option {
+  struct Option: Sendable {
     let name: String
     let metavar: String
     let help: String
-    let apply: (inout Config, String) throws -> Void
-    let show: (Config) -> String
+    let apply: @Sendable (inout Config, String) throws -> Void
+    let show: @Sendable (Config) -> String
     var env: String { "LOTRD_" + name.uppercased().replacingOccurrences("-", "_") }
   }
 

@@ -19,10 +19,10 @@ final class Client {
   var queuedResults = 0
   var dropped: UInt64 = 0
   var unreported: UInt64 = 0
-  var lastProgressNs = monotonicNs()
-  var lastResultNs: UInt64 = 0
+  var lastProgressNs = monotonicNanoseconds()
+  var lastResultNs: Int64 = 0
   /// Connection time, then the time of each complete request line.
-  var lastRequestNs = monotonicNs()
+  var lastRequestNs = monotonicNanoseconds()
   var readClosed = false
   var badRequests = 0
   var closeAfterFlush = false
@@ -34,7 +34,7 @@ final class Client {
   var watching: Bool { watch.enable }
 
   func enqueue(_ bytes: [UInt8], isResult: Bool = false) {
-    if queue.isEmpty { lastProgressNs = monotonicNs() }
+    if queue.isEmpty { lastProgressNs = monotonicNanoseconds() }
     queue.append(Out(bytes: bytes, isResult: isResult))
     queuedBytes += bytes.count
     if isResult { queuedResults += 1 }
@@ -73,7 +73,7 @@ final class Client {
         if errno == EAGAIN || errno == EWOULDBLOCK { return true }
         return false
       }
-      lastProgressNs = monotonicNs()
+      lastProgressNs = monotonicNanoseconds()
       offset += n
       if offset == first.bytes.count {
         queue.removeFirst()
@@ -99,7 +99,7 @@ final class Server {
   let socketInode: UInt64
   let pipeline: Pipeline
   let signalFD: Int32
-  let startNs = monotonicNs()
+  let startNs = monotonicNanoseconds()
   var configArguments: [String]
   var clients: [Client] = []
   var nextID = 1
@@ -110,10 +110,10 @@ final class Server {
   var published: UInt64 = 0
   var clientDropped: UInt64 = 0
   var lastStatus = ""
-  var lastStatusNs: UInt64 = 0
+  var lastStatusNs: Int64 = 0
   /// After accept(2) fails for want of descriptors (EMFILE, ENFILE, ENOBUFS), the listening
   /// socket is left out of poll until then: no busy loop, and one log line per pause.
-  var acceptPausedUntilNs: UInt64 = 0
+  var acceptPausedUntilNs: Int64 = 0
   var acceptFailures = 0
 
   init(config: Config, arguments: [String], listenFD: Int32, ownsSocketFile: Bool, socketPath: String, pipeline: Pipeline,
@@ -137,7 +137,7 @@ final class Server {
       fds.removeAll(keepingCapacity: true); events.removeAll(keepingCapacity: true)
       fds.append(signalFD); events.append(Int16(pollIn))
       fds.append(pipeline.wakeFD); events.append(Int16(pollIn))
-      fds.append(listenFD); events.append(Int16(monotonicNs() >= acceptPausedUntilNs ? pollIn : 0))
+      fds.append(listenFD); events.append(Int16(monotonicNanoseconds() >= acceptPausedUntilNs ? pollIn : 0))
       for c in clients {
         var e: Int32 = 0
         // A client with a lot queued is not read until it catches up (bounded memory).
@@ -147,7 +147,7 @@ final class Server {
       }
       revents = [Int16](repeating: 0, count: fds.count)
       _ = lotr_sys_poll(fds, events, &revents, Int32(fds.count), 100)
-      pipeline.monitor.withLock { pipeline.mainBeat = monotonicNs() }
+      pipeline.beat()
 
       if revents[0] != 0 { handleSignals() }
       if revents[1] != 0 { lotr_sys_eventfd_drain(pipeline.wakeFD); drainPipeline(); finishReload() }
@@ -183,7 +183,7 @@ final class Server {
         if acceptFailures == 1 || e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM {
           Log.warning("accept: \(String(cString: strerror(e))); not accepting for 1 s")
         }
-        acceptPausedUntilNs = monotonicNs() + 1_000_000_000
+        acceptPausedUntilNs = monotonicNanoseconds() + 1_000_000_000
         return
       }
       if acceptFailures > 1 { Log.notice("accepting again (\(acceptFailures) accept failures in the pause)") }
@@ -217,7 +217,7 @@ final class Server {
 
   /// The non-watching client silent for longest, if that is over a second.
   func longestIdleNonWatcher() -> Client? {
-    let now = monotonicNs()
+    let now = monotonicNanoseconds()
     return clients.filter { !$0.watching && now &- $0.lastRequestNs > 1_000_000_000 }.min { $0.lastRequestNs < $1.lastRequestNs }
   }
 
@@ -252,7 +252,7 @@ final class Server {
           reject(c, "request longer than \(LOTRProto.maxRequestLine) bytes")
         case .line(let line):
           if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-          c.lastRequestNs = monotonicNs()
+          c.lastRequestNs = monotonicNanoseconds()
           do {
             handle(c, try Request.parse(line, current: c.watch))
           } catch {
@@ -284,7 +284,7 @@ final class Server {
     case .watch(nil):
       c.enqueue(.watch(c.watch))
     case .watch(let s?):
-      if s.enable && !c.watch.enable { c.enqueue(.devices([pipeline.monitor.withLock { pipeline.deviceState }])) }
+      if s.enable && !c.watch.enable { c.enqueue(.devices([pipeline.deviceState])) }
       // The reply goes out in the format in effect before this request; what follows, in the new one.
       c.enqueue(.watch(s))
       c.watch = s
@@ -292,20 +292,18 @@ final class Server {
       pipeline.setWanted(watchers > 0)
       Log.debug("client \(c.id): watch enable=\(s.enable) format=\(s.format.rawValue) rate=\(s.rate)")
     case .poll:
-      let device = pipeline.monitor.withLock { pipeline.deviceState }
-      let fresh = last.map { seconds(since: $0.message.monoNs) < 5 } ?? false
+      let device = pipeline.deviceState
+      let fresh = last.map { seconds(since: $0.captureNs) < 5 } ?? false
       c.enqueue(.poll(active: device.state == "open" ? 1 : 0, landmarks: fresh ? [last!.message] : []))
     case .devices:
-      c.enqueue(.devices([pipeline.monitor.withLock { pipeline.deviceState }]))
+      c.enqueue(.devices([pipeline.deviceState]))
     case .stats:
       c.enqueue(.stats(stats(for: c)))
     }
   }
 
   func stats(for c: Client?) -> StatsMessage {
-    let (captureDropped, badFrames, frames) = pipeline.monitor.withLock {
-      (pipeline.captureDropped, pipeline.badFrames, pipeline.framesCaptured)
-    }
+    let (captureDropped, badFrames, frames) = pipeline.shared.withLock { ($0.captureDropped, $0.badFrames, $0.framesCaptured) }
     func stage(_ name: String, _ s: Samples) -> StageLatency {
       StageLatency(name: name, p50: s.percentile(0.5) * 1000, p99: s.percentile(0.99) * 1000)
     }
@@ -323,7 +321,7 @@ final class Server {
     guard let lastNs = last?.doneNs, seconds(since: lastNs) < 2 else { return 0 }
     return recentRate
   }
-  var recentTimes: [UInt64] = []
+  var recentTimes: [Int64] = []
   var recentRate: Double {
     guard recentTimes.count >= 2 else { return 0 }
     return Double(recentTimes.count - 1) / (Double(recentTimes.last! - recentTimes.first!) / 1e9)
@@ -338,26 +336,27 @@ final class Server {
         for c in clients where c.watching { c.enqueue(.device(d)) }
       case .result(let r):
         last = r
+        var encodings = Encodings(r)
         published += 1
-        let now = monotonicNs()
+        let now = monotonicNanoseconds()
         recentTimes.append(now)
         if recentTimes.count > 60 { recentTimes.removeFirst(recentTimes.count - 60) }
         for c in clients where c.watching {
           if c.watch.rate > 0 && Double(now &- c.lastResultNs) < 1e9 / c.watch.rate { continue }
           c.lastResultNs = now
           let before = c.dropped
-          c.enqueueResult(r.bytes(c.watch), limit: config.queueFrames)
+          c.enqueueResult(encodings.bytes(c.watch), limit: config.queueFrames)
           clientDropped += c.dropped - before
         }
         for c in clients where !c.queue.isEmpty {
           if !c.flush() { drop(c, "write failed: \(errnoText())") }
         }
-        let end = monotonicNs()
+        let end = monotonicNanoseconds()
         latency.capture.add(r.captureSeconds)
         latency.queue.add(r.queueSeconds)
         latency.infer.add(r.inferSeconds)
         latency.publish.add(seconds(from: r.doneNs, to: end))
-        latency.total.add(seconds(from: r.message.monoNs, to: end))
+        latency.total.add(seconds(from: r.captureNs, to: end))
       }
     }
     for c in clients where c.closeAfterFlush && c.queue.isEmpty { drop(c, "closed by peer") }
@@ -366,7 +365,7 @@ final class Server {
   // MARK: housekeeping, signals, reload
 
   func housekeeping() {
-    let now = monotonicNs()
+    let now = monotonicNanoseconds()
     for c in clients where !c.watching && Double(now &- c.lastRequestNs) / 1e9 > config.requestTimeout {
       Log.info("client \(c.id) (pid \(c.pid)) sent no request for \(fixed(config.requestTimeout, 1)) s and watches nothing; closing")
       c.enqueue(.error("closed: no request for \(fixed(config.requestTimeout, 1)) s"))
@@ -400,15 +399,14 @@ final class Server {
   }
 
   /// What a reload thread prepared, for the socket loop to apply.
-  struct PreparedReload {
+  struct PreparedReload: Sendable {
     var config: Config
     var model: LandmarkModel
-    var source: DaemonSource?
+    var source: SourceSpec?
   }
-  let reloadMonitor = Monitor()
   var reloadThread: SystemThread?
-  var reloadDone = false // under reloadMonitor
-  var reloadPrepared: PreparedReload? // under reloadMonitor
+  /// Set by the reload thread when it is done: what it prepared (nil inside: nothing to apply).
+  let reloadOutcome = Locked<PreparedReload??>(nil)
 
   /// SIGHUP: re-reads the settings (same flags, the config file again) and reloads the
   /// model; a model that fails to load or to run keeps the old one in service. The reading,
@@ -423,9 +421,9 @@ final class Server {
     _ = lotr_sys_notify("RELOADING=1")
     let arguments = configArguments, current = config, env = processEnvironment(), wake = pipeline.wakeFD
     let currentModel = pipeline.modelInfo.name
-    reloadThread = SystemThread { [reloadMonitor] in
+    reloadThread = SystemThread { [reloadOutcome] in
       let prepared = Server.prepareReload(arguments: arguments, environment: env, current: current, currentModel: currentModel)
-      reloadMonitor.withLock { self.reloadPrepared = prepared; self.reloadDone = true }
+      reloadOutcome.withLock { $0 = .some(prepared) }
       lotr_sys_eventfd_signal(wake)
     }
   }
@@ -450,9 +448,9 @@ final class Server {
       Log.error("reload: \(error); keeping model \(currentModel)")
       return nil
     }
-    var source: DaemonSource? = nil
+    var source: SourceSpec? = nil
     if newConfig.source != current.source || newConfig.width != current.width || newConfig.height != current.height {
-      do { source = try FrameSources.make(newConfig) } catch {
+      do { source = try SourceSpec(newConfig) } catch {
         Log.error("reload: \(error); keeping the old source")
       }
     }
@@ -462,18 +460,15 @@ final class Server {
   /// On the socket loop, after the reload thread signalled: apply what it prepared.
   func finishReload() {
     guard let thread = reloadThread else { return }
-    let (done, prepared) = reloadMonitor.withLock { (reloadDone, reloadPrepared) }
-    guard done else { return }
+    guard let prepared = reloadOutcome.withLock({ o in defer { o = nil }; return o }) else { return }
     thread.join()
     reloadThread = nil
-    reloadMonitor.withLock { reloadDone = false; reloadPrepared = nil }
     defer { _ = lotr_sys_notify("READY=1") }
     guard let prepared else { return }
     Log.level = prepared.config.logLevel
     config = prepared.config
     pipeline.apply(config: prepared.config, model: prepared.model, source: prepared.source)
-    let m = prepared.model.metadata
-    let info = ModelInfo(name: m.name, landmarks: m.landmarkCount, scheme: m.landmarkScheme)
+    let info = ModelInfo(prepared.model)
     for c in clients { c.enqueue(.version(VersionMessage(model: info))); _ = c.flush() }
     Log.notice("reload: model \(info.name) (\(info.landmarks) points), \(prepared.config.threads) threads")
   }

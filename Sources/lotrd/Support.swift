@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLOTRSystem
+import LOTR
 
 /// Log levels as syslog priorities; under journald (JOURNAL_STREAM set) lines carry the
 /// `<N>` prefix journald turns into the priority, otherwise `lotrd: level: `.
@@ -30,7 +31,11 @@ enum LogLevel: Int, Comparable {
 }
 
 enum Log {
-  nonisolated(unsafe) static var level = LogLevel.info
+  private static let threshold = Locked(LogLevel.info)
+  static var level: LogLevel {
+    get { threshold.withLock { $0 } }
+    set { threshold.withLock { $0 = newValue } }
+  }
   static let journal = getenv("JOURNAL_STREAM") != nil
 
   static func write(_ l: LogLevel, _ message: @autoclosure () -> String) {
@@ -46,24 +51,49 @@ enum Log {
   static func debug(_ m: @autoclosure () -> String) { write(.debug, m()) }
 }
 
-/// A mutex + condition variable (CLOCK_MONOTONIC waits).
-final class Monitor: @unchecked Sendable {
+/// State shared between threads, read and written only under its mutex; waits are on a
+/// condition variable (CLOCK_MONOTONIC).
+///
+/// @unchecked Sendable: every access to `state` happens between lock and unlock of the one
+/// mutex, so threads never touch it at once; values handed over through it (a frame, a
+/// model) are not kept by the thread that puts them in.
+final class Locked<State>: @unchecked Sendable {
   private let m = lotr_sys_monitor_create()!
+  private var state: State
+
+  init(_ state: State) { self.state = state }
   deinit { lotr_sys_monitor_destroy(m) }
-  func lock() { lotr_sys_monitor_lock(m) }
-  func unlock() { lotr_sys_monitor_unlock(m) }
-  /// Waits at most `seconds` (lock held); true when signalled.
-  @discardableResult func wait(_ seconds: Double) -> Bool { lotr_sys_monitor_wait(m, UInt64(max(seconds, 1e-6) * 1e9)) != 0 }
+
+  func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
+    lotr_sys_monitor_lock(m)
+    defer { lotr_sys_monitor_unlock(m) }
+    return try body(&state)
+  }
+
+  /// Under the lock, waits while `condition` holds, at most `timeout` seconds (a broadcast
+  /// re-checks it), then runs `body`.
+  func wait<R>(while condition: (State) -> Bool, timeout: Double, then body: (inout State) throws -> R) rethrows -> R {
+    lotr_sys_monitor_lock(m)
+    defer { lotr_sys_monitor_unlock(m) }
+    let deadline = monotonicNanoseconds() + Int64(max(0, timeout) * 1e9)
+    while condition(state) {
+      let left = deadline - monotonicNanoseconds()
+      if left <= 0 { break }
+      _ = lotr_sys_monitor_wait(m, UInt64(left))
+    }
+    return try body(&state)
+  }
+
+  /// Wakes every `wait` to re-check its condition.
   func broadcast() { lotr_sys_monitor_broadcast(m) }
-  func withLock<T>(_ body: () throws -> T) rethrows -> T { lock(); defer { unlock() }; return try body() }
 }
 
 /// A joinable thread running a closure.
 final class SystemThread {
-  private final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+  private final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
   private var handle: UInt64 = 0
 
-  init(_ body: @escaping () -> Void) {
+  init(_ body: @escaping @Sendable () -> Void) {
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     let r = lotr_sys_thread_start({ arg in
       Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
@@ -73,16 +103,6 @@ final class SystemThread {
   }
 
   func join() { lotr_sys_thread_join(handle) }
-}
-
-@inline(__always) func monotonicNs() -> UInt64 { lotr_sys_monotonic_ns() }
-/// Seconds from monotonic `ns` to now; 0 when `ns` lies ahead of now (drivers such as vivid
-/// stamp frames up to a frame period in the future).
-@inline(__always) func seconds(since ns: UInt64) -> Double { seconds(from: ns, to: monotonicNs()) }
-
-/// Seconds from `start` to `end` (monotonic nanoseconds), never negative and never trapping.
-@inline(__always) func seconds(from start: UInt64, to end: UInt64) -> Double {
-  Double(max(0, Int64(bitPattern: end &- start))) / 1e9
 }
 
 /// A fixed-size ring of recent samples with percentiles.
@@ -108,19 +128,6 @@ func fileExists(_ path: String, directory: Bool? = nil) -> Bool {
   guard stat(path, &st) == 0 else { return false }
   guard let directory else { return true }
   return ((st.st_mode & S_IFMT) == S_IFDIR) == directory
-}
-
-func listDirectory(_ path: String) -> [String]? {
-  guard let dir = opendir(path) else { return nil }
-  defer { closedir(dir) }
-  var names: [String] = []
-  while let entry = readdir(dir) {
-    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-    }
-    if name != "." && name != ".." { names.append(name) }
-  }
-  return names.sorted()
 }
 
 struct DaemonError: Error, CustomStringConvertible {

@@ -32,10 +32,10 @@ let signalFD = lotr_sys_signal_pipe_setup()
 guard signalFD >= 0 else { fail("signal pipe: \(errnoText())", code: 1) }
 
 let model: LandmarkModel
-let source: DaemonSource
+let source: SourceSpec
 do {
   model = try loadAndValidateModel(config)
-  source = try FrameSources.make(config)
+  source = try SourceSpec(config)
   let detector = try makeDetector(config)
   Log.info("face finding: \(detector == nil ? "fixed box (\(config.box == nil ? "whole frame" : "--box"))" : "\(config.detector) cascade + tracking")")
 } catch {
@@ -48,7 +48,7 @@ if !config.group.isEmpty {
 }
 if action == .check {
   // A camera is opened (and closed) too: a missing or busy device fails the check.
-  do { _ = try source.open(); source.close() } catch { fail("invalid configuration: source \(config.source): \(error)", code: 2) }
+  do { try source.open().source.close() } catch { fail("invalid configuration: source \(config.source): \(error)", code: 2) }
   print("configuration OK: model \(model.metadata.name) (\(model.metadata.landmarkCount) points), source \(source.driver) \(source.path)")
   exit(0)
 }

@@ -210,6 +210,23 @@ final class CaptureTests: XCTestCase {
     XCTAssertThrowsError(try ImageSource(path: scratch + "/nothing-here"))
   }
 
+  func testFolderSourceSkipsImagesThatDoNotDecode() throws {
+    try gradient(20, 10, shift: 0).write(to: scratch + "/a.png")
+    let f = fopen(scratch + "/b.png", "w")!; fputs("not an image", f); fclose(f)
+    try gradient(30, 12, shift: 50).write(to: scratch + "/c.png")
+    let source = try ImageSource(path: scratch, loop: false)
+    XCTAssertEqual(try source.firstFrameSize().width, 20)
+    var widths: [Int] = []
+    while case .frame(let frame) = try source.next(timeout: 1) { widths.append(frame.width) }
+    XCTAssertEqual(widths, [20, 30])
+    XCTAssertEqual(source.badFrames, 1)
+    XCTAssertTrue(source.lastBadFrame?.contains("b.png") ?? false, "\(source.lastBadFrame ?? "nil")")
+    for name in ["a.png", "c.png"] { unlink(scratch + "/" + name) }
+    let bad = try ImageSource(path: scratch)
+    XCTAssertThrowsError(try bad.firstFrameSize())
+    XCTAssertThrowsError(try bad.next(timeout: 1), "a folder where nothing decodes is an error, not an endless skip")
+  }
+
   // MARK: V4L2 error paths and enumeration (no camera on this machine)
 
   func testNoSuchDevice() {

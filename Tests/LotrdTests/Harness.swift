@@ -125,7 +125,7 @@ final class RawClient {
   /// Reads until a message arrives or `timeout` passes; nil at timeout or EOF (then `eof`).
   var eof = false
   func next(timeout: Double = 5) throws -> Message? {
-    let deadline = lotr_sys_monotonic_ns() + UInt64(timeout * 1e9)
+    let deadline = lotr_sys_monotonic_ns() + Int64(timeout * 1e9)
     while true {
       if let m = try stream.next() { return m }
       let now = lotr_sys_monotonic_ns()

@@ -127,6 +127,23 @@ final class HostileInputTests: XCTestCase {
     XCTAssertEqual(st.badFrames, 2, "the garbage file and the FIFO")
   }
 
+  // 7b. In a looping folder, bad frames are counted in STATS while it plays, each logged once.
+  func testBadFramesInALoopingFolderAreCountedWhilePlaying() throws {
+    let frames = dir + "/frames"
+    try FileManager.default.copyItem(atPath: Harness.fixtures.appendingPathComponent("clip").path, toPath: frames)
+    let good = try FileManager.default.contentsOfDirectory(atPath: frames).count
+    try Data("not an image".utf8).write(to: URL(fileURLWithPath: frames + "/frame-03a.png"))
+    let d = try daemon(["--source", frames, "--fps", "0", "--loop", "yes"])
+    defer { d.stop() }
+    let c = try RawClient(socket)
+    c.send("?WATCH={\"enable\":true};\n")
+    XCTAssertEqual(try c.landmarks(count: 2 * good + 1, timeout: 20).count, 2 * good + 1, d.log)
+    c.send("?STATS;\n")
+    guard case .stats(let st)? = try c.next("STATS") else { return XCTFail("no STATS") }
+    XCTAssertGreaterThanOrEqual(st.badFrames, 2, "one per pass")
+    XCTAssertEqual(d.log.components(separatedBy: "frame skipped").count - 1, 1, d.log)
+  }
+
   // 4. A model path that is a FIFO is refused at once (--check, start-up, and SIGHUP reload,
   //    after which SIGTERM still stops the daemon).
   func testFIFOModelIsRefusedNotWaitedOn() throws {

@@ -12,8 +12,9 @@
 extern "C" {
 #endif
 
-// Clocks, in nanoseconds.
-uint64_t lotr_sys_monotonic_ns(void);
+// Clocks, in nanoseconds. The monotonic one is LOTR's monotonicNanoseconds() (same clock,
+// same type) for the modules that do not depend on LOTR: LOTRClient and what builds on it.
+int64_t lotr_sys_monotonic_ns(void);
 int64_t lotr_sys_realtime_ns(void);
 void lotr_sys_sleep_ns(uint64_t ns);
 

@@ -111,9 +111,6 @@ int lotr_v4l2_stream_off(int fd);
 int64_t lotr_v4l2_find_control(int fd, const char* name);
 int lotr_v4l2_set_control(int fd, uint32_t id, int32_t value);
 
-/* CLOCK_MONOTONIC now, in nanoseconds. */
-int64_t lotr_v4l2_monotonic_ns(void);
-
 #ifdef __cplusplus
 }
 #endif
