@@ -65,12 +65,12 @@ if inherited > 0 {
   }
   listenFD = 3
   _ = lotr_sys_set_nonblocking(3, 1)
-  socketPath = String(cString: path)
+  socketPath = String(decoding: path.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   Log.info("serving inherited socket \(socketPath)")
 } else {
   var err = [CChar](repeating: 0, count: 512)
   listenFD = lotr_sys_unix_listen(config.socket, config.socketMode, groupID, 64, &err, err.count)
-  if listenFD < 0 { fail(String(cString: err), code: errno == EADDRINUSE ? 3 : 1) }
+  if listenFD < 0 { fail(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), code: errno == EADDRINUSE ? 3 : 1) }
   ownsFile = true
   Log.info("serving \(config.socket) (mode 0\(String(config.socketMode, radix: 8))\(config.group.isEmpty ? "" : ", group " + config.group))")
 }
