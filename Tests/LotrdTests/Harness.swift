@@ -4,7 +4,23 @@ import LOTR
 import LOTRProtocol
 import XCTest
 
-/// Test plumbing: a tiny 68-point model, the lotrd binary under a temp dir, raw clients.
+// Test plumbing: a tiny 68-point model, the lotrd binary under a temp dir, raw clients.
+
+/// A test case with a temp dir, the test model in it and a socket path, removed afterwards.
+class LotrdTestCase: XCTestCase {
+  var dir = ""
+  var model = ""
+  var socket: String { dir + "/lotrd.sock" }
+
+  override func setUpWithError() throws {
+    dir = try Harness.tempDir()
+    model = dir + "/test.lotr"
+    try Harness.makeModel(at: model)
+  }
+
+  override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+}
+
 enum Harness {
   static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
   static let fixtures = repo.appendingPathComponent("Tests/Fixtures/lotrd")

@@ -5,18 +5,7 @@ import XCTest
 
 /// lotrd against clients and inputs that misbehave: each case is bounded in time and in
 /// count, over a UNIX socket in a temp dir. (The longer soak is scripts/soak-lotrd.sh.)
-final class HostileInputTests: XCTestCase {
-  var dir = ""
-  var model = ""
-  var socket: String { dir + "/lotrd.sock" }
-
-  override func setUpWithError() throws {
-    dir = try Harness.tempDir()
-    model = dir + "/test.lotr"
-    try Harness.makeModel(at: model)
-  }
-
-  override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+final class HostileInputTests: LotrdTestCase {
 
   func daemon(_ extra: [String], executable: String? = nil, prefix: [String] = []) throws -> Daemon {
     try Daemon(prefix + ["--model", model, "--socket", socket, "--detector", "none", "--log-level", "debug"] + extra,

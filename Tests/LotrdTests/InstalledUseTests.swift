@@ -6,19 +6,8 @@ import XCTest
 
 /// What a user of an installed lotr-edge meets first: default paths, --version, --check
 /// against the real device, and `lotr watch` when the device cannot be used.
-final class InstalledUseTests: XCTestCase {
-  var dir = ""
-  var model = ""
-  var socket: String { dir + "/lotrd.sock" }
+final class InstalledUseTests: LotrdTestCase {
   var lotr: String { URL(fileURLWithPath: Harness.lotrd).deletingLastPathComponent().appendingPathComponent("lotr").path }
-
-  override func setUpWithError() throws {
-    dir = try Harness.tempDir()
-    model = dir + "/test.lotr"
-    try Harness.makeModel(at: model)
-  }
-
-  override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
   /// Runs a command to its end (at most `timeout` s); its status and stdout+stderr.
   func run(_ executable: String, _ args: [String], timeout: Double = 15) throws -> (status: Int32, output: String, seconds: Double) {

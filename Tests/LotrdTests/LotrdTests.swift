@@ -4,18 +4,7 @@ import LOTRClient
 import XCTest
 
 /// lotrd end to end: the binary, a real socket under a temp dir, the test model.
-final class LotrdTests: XCTestCase {
-  var dir = ""
-  var model = ""
-  var socket: String { dir + "/lotrd.sock" }
-
-  override func setUpWithError() throws {
-    dir = try Harness.tempDir()
-    model = dir + "/test.lotr"
-    try Harness.makeModel(at: model)
-  }
-
-  override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+final class LotrdTests: LotrdTestCase {
 
   func synthetic(fps: Int = 30, _ extra: [String] = []) -> [String] {
     ["--model", model, "--socket", socket, "--source", "synthetic", "--width", "160", "--height", "120", "--fps", "\(fps)",
