@@ -101,6 +101,24 @@ def _constant_value(m, name):
     return ReferenceEvaluator(onnx.helper.make_model(g, opset_imports=m.opset_import)).run(None, {})[0]
 
 
+def _keep_live(m, keep) -> None:
+    """Sets the graph's nodes to those of `keep` whose outputs still reach a graph output
+    (in order), and its initializers to those they read."""
+    outputs = {o.name for o in m.graph.output}
+    while True:
+        used = {i for n in keep for i in n.input} | outputs
+        live = [n for n in keep if any(o in used for o in n.output)]
+        if len(live) == len(keep):
+            break
+        keep = live
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
+    used = {i for n in keep for i in n.input}
+    live = [t for t in m.graph.initializer if t.name in used]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(live)
+
+
 def fold_pads(m) -> int:
     """Fold each zero-constant Pad that only pads H and W and feeds only Convs into those
     Convs' pads ([top, left, bottom, right]), so TF-SAME convolutions (model.SameConv2d)
@@ -144,19 +162,7 @@ def fold_pads(m) -> int:
             u.input[0] = n.input[0]
         drop.add(id(n))
         folded += 1
-    keep = [n for n in m.graph.node if id(n) not in drop]
-    outputs = {o.name for o in m.graph.output}
-    while True:   # drop what only the folded Pads used
-        used = {i for n in keep for i in n.input} | outputs
-        live = [n for n in keep if any(o in used for o in n.output)]
-        if len(live) == len(keep):
-            break
-        keep = live
-    del m.graph.node[:]
-    m.graph.node.extend(keep)
-    live = [t for t in m.graph.initializer if t.name in used]
-    del m.graph.initializer[:]
-    m.graph.initializer.extend(live)
+    _keep_live(m, [n for n in m.graph.node if id(n) not in drop])   # drop what only the folded Pads used
     return folded
 
 
@@ -189,20 +195,7 @@ def _fold_static_shapes(m) -> int:
                 t = numpy_helper.from_array(np.asarray(shape, np.int64), n.output[0] + "_shape")
                 m.graph.initializer.append(t)
                 n.input[1] = t.name
-    outputs = {o.name for o in m.graph.output}
-    keep = list(m.graph.node)
-    while True:
-        used = {i for n in keep for i in n.input} | outputs
-        live = [n for n in keep if any(o in used for o in n.output)]
-        if len(live) == len(keep):
-            break
-        keep = live
-    del m.graph.node[:]
-    m.graph.node.extend(keep)
-    used = {i for n in keep for i in n.input}
-    live = [t for t in m.graph.initializer if t.name in used]
-    del m.graph.initializer[:]
-    m.graph.initializer.extend(live)
+    _keep_live(m, list(m.graph.node))
     return replaced
 
 
