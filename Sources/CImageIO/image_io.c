@@ -25,16 +25,22 @@ static void jpeg_error_exit(j_common_ptr info) {
 
 static void jpeg_quiet(j_common_ptr info) { (void)info; }
 
+/* libjpeg's errors into `context`: message into `error`, then longjmp (the caller's setjmp). */
+static struct jpeg_error_mgr* jpeg_errors_to(struct jpeg_error_context* context, char* error) {
+  struct jpeg_error_mgr* manager = jpeg_std_error(&context->manager);
+  context->manager.error_exit = jpeg_error_exit;
+  context->manager.output_message = jpeg_quiet;
+  context->message = error;
+  return manager;
+}
+
 /* JPEG: reads the header only (info) or decodes into rgb (decode). A progressive file's
  * coefficient buffers are the decoder's only large allocation (about 2 bytes per sample),
  * bounded by the caller's pixel budget through the declared size. */
 static int jpeg_run(const uint8_t* data, size_t size, uint8_t* rgb, uint32_t* width, uint32_t* height, char* error) {
   struct jpeg_decompress_struct info;
   struct jpeg_error_context context;
-  info.err = jpeg_std_error(&context.manager);
-  context.manager.error_exit = jpeg_error_exit;
-  context.manager.output_message = jpeg_quiet;
-  context.message = error;
+  info.err = jpeg_errors_to(&context, error);
   if (setjmp(context.jump)) {
     jpeg_destroy_decompress(&info);
     return -1;
@@ -141,10 +147,7 @@ int lotr_image_write_jpeg(const char* path, const uint8_t* rgb, uint32_t width, 
   }
   struct jpeg_compress_struct info;
   struct jpeg_error_context context;
-  info.err = jpeg_std_error(&context.manager);
-  context.manager.error_exit = jpeg_error_exit;
-  context.manager.output_message = jpeg_quiet;
-  context.message = error;
+  info.err = jpeg_errors_to(&context, error);
   if (setjmp(context.jump)) {
     jpeg_destroy_compress(&info);
     fclose(file);
