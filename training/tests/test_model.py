@@ -56,7 +56,7 @@ def test_lotr_m_mac_budget():
 
 def test_lotr_s_is_the_fast_preset():
     """lotr-s (issue 18): at most 60 M MACs; MobileNetV2 cut after the 96-channel stage
-    (stride 16), so 96x96 gives 6x6 tokens of the pretrained backbone's first 14 blocks."""
+    (stride 16), so 96x96 gives 6x6 tokens of the pretrained stem and first 13 blocks."""
     cfg = preset("lotr-s", num_landmarks=68)
     m = build_model(cfg)
     t = count_macs(m)
