@@ -34,7 +34,7 @@ check "the package holds the units, sysusers/tmpfiles, models and the sample cli
   -a -f "$WORK/x/usr/lib/sysusers.d/lotrd.conf" -a -f "$WORK/x/usr/lib/tmpfiles.d/lotrd.conf" \
   -a -f "$WORK/x/usr/share/lotr/models/lotr-m-68.lotr" -a -f "$WORK/x/usr/share/lotr/samples/face-clip.lclip"
 check "conffiles: /etc/default/lotrd, lotr-mqtt, the udev rule" \
-  sh -c "dpkg-deb -I '$deb' conffiles | grep -qx /etc/default/lotrd"
+  sh -c "[ \"\$(dpkg-deb -I '$deb' conffiles | sort | tr '\n' ' ')\" = '/etc/default/lotr-mqtt /etc/default/lotrd /etc/udev/rules.d/70-lotrd.rules ' ]"
 
 # The throwaway root: / as the lower layer of an overlay, the package installed into it.
 mkdir -p "$WORK"/{upper,work,root}

@@ -78,8 +78,9 @@ public enum Int8Quantizer {
     // 1. Which nodes run int8.
     var int8 = [Bool](repeating: false, count: graph.nodes.count)
     func int8Available(_ t: Int) -> Bool { producer[t] >= 0 && int8[producer[t]] }
+    let forms = graph.nodes.map { node in node.attributes.int8Form(node.inputs.map { tensors[$0].shape }, tensors[node.outputs[0]].shape) }
     for (n, node) in graph.nodes.enumerated() where !options.keepFloat.contains(node.name) {
-      let form = node.attributes.int8Form(node.inputs.map { tensors[$0].shape }, tensors[node.outputs[0]].shape)
+      let form = forms[n]
       switch (form, node.op) {
       case (.float, _):
         int8[n] = false
@@ -166,9 +167,8 @@ public enum Int8Quantizer {
         continue
       }
       int8MACs += macs
-      let form = node.attributes.int8Form(node.inputs.map { tensors[$0].shape }, tensors[y].shape)
       switch node.op {
-      case _ where form == .sharesInputQuantization: // data movement, max (commutes with the quantization), zero padding
+      case _ where forms[n] == .sharesInputQuantization: // data movement, max (commutes with the quantization), zero padding
         let (x, p) = int8Tensor(node.inputs[0])
         q[y] = p
         let id = b.addTensor(tensors[y].name, .i8, tensors[y].shape, quantization: .perTensor(scale: p.scale, zeroPoint: p.zeroPoint))
