@@ -63,7 +63,7 @@ let package = Package(
     // lotr-quantize: ONNX in, .lotr out (Quantize/; ONNX/onnx.pb.swift is generated, see its README).
     .target(
       name: "LOTRQuantizer",
-      dependencies: ["LOTR", "LOTREval", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      dependencies: ["LOTR", "LOTREval", "LOTRVision", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
       path: "Quantize/LOTRQuantizer",
       exclude: ["ONNX/README.md"]
     ),

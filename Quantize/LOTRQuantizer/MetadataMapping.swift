@@ -45,6 +45,61 @@ public enum MetadataMapping {
     }
   }
 
+  /// A face detector's metadata_props (training/lotr_train/blazeface.py writes them):
+  /// model_name, task = face-detection, input_size, mean, std, keypoints, mirror_permutation
+  /// (of the keypoints), anchors (JSON: strides, per_cell, offset), score_clip, training_data,
+  /// licence. The crop of a detector is the whole frame, letterboxed into the square input.
+  public static let detectorKeys = [
+    "model_name", "keypoints", "mirror_permutation", "anchors", "input_size", "mean", "std", "training_data", "licence",
+  ]
+
+  struct AnchorSpec: Decodable {
+    var strides: [Int]
+    var per_cell: [Int]
+    var offset: Float?
+  }
+
+  public static func detectorMetadata(from props: [String: String], inputHeight: Int, inputWidth: Int,
+                                      source: [String: String]) throws -> ModelMetadata {
+    func value(_ key: String) throws -> String {
+      guard let v = props[key] else {
+        throw ImportError("ONNX metadata_props of a face detector has no '\(key)' (needed: \(detectorKeys.joined(separator: ", ")); training/lotr_train/blazeface.py writes them)")
+      }
+      return v
+    }
+    guard let keypoints = Int(try value("keypoints").trimmingCharacters(in: .whitespaces)), (0...64).contains(keypoints) else {
+      throw ImportError("ONNX metadata 'keypoints' is not an integer in 0...64: \(props["keypoints"]!)")
+    }
+    let (w, h) = try inputSize(try value("input_size"))
+    guard w == inputWidth, h == inputHeight else {
+      throw ImportError("ONNX metadata 'input_size' says \(w)x\(h), the graph input is \(inputWidth)x\(inputHeight)")
+    }
+    let spec = try parseJSON(AnchorSpec.self, "anchors", try value("anchors"))
+    let clip = try props["score_clip"].map { text -> Float in
+      guard let v = Float(text.trimmingCharacters(in: .whitespaces)) else { throw ImportError("ONNX metadata 'score_clip' is not a number: \(text)") }
+      return v
+    } ?? 100
+    let meta = ModelMetadata(
+      name: try value("model_name"), task: .faceDetection,
+      anchors: .init(strides: spec.strides, perCell: spec.per_cell, offset: spec.offset ?? 0.5, scoreClip: clip),
+      landmarkCount: keypoints, landmarkScheme: props["keypoint_scheme"] ?? "blazeface\(keypoints)",
+      mirrorPermutation: try parseJSON([Int].self, "mirror_permutation", try value("mirror_permutation")),
+      input: .init(width: w, height: h),
+      normalization: .init(mean: try parseJSON([Float].self, "mean", try value("mean")), std: try parseJSON([Float].self, "std", try value("std"))),
+      crop: .init(rule: "frame-letterbox", scale: 1), output: .init(coordinates: "anchor-offsets-input-pixels", pixelConvention: "corner"),
+      trainingData: try value("training_data"), licence: try value("licence"), source: source)
+    if let problem = meta.problem() { throw ImportError("ONNX metadata: \(problem)") }
+    return meta
+  }
+
+  static func inputSize(_ text: String) throws -> (Int, Int) {
+    let size = text.lowercased().split(separator: "x").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard size.count == 1 || size.count == 2, let w = size[0], let h = size.count == 2 ? size[1] : size[0] else {
+      throw ImportError("ONNX metadata 'input_size' is not W or WxH: \(text)")
+    }
+    return (w, h)
+  }
+
   public static func metadata(from props: [String: String], inputHeight: Int, inputWidth: Int, landmarks: Int,
                               source: [String: String]) throws -> ModelMetadata {
     func value(_ key: String) throws -> String {
@@ -64,10 +119,7 @@ public enum MetadataMapping {
       throw ImportError("ONNX metadata_props has no 'landmark_scheme' and \(count) points match no known scheme (68: ibug68, 98: wflw98, 106: jd106)")
     }
     let perm = try parseJSON([Int].self, "mirror_permutation", try value("mirror_permutation"))
-    let size = try value("input_size").lowercased().split(separator: "x").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard size.count == 1 || size.count == 2, let w = size[0], let h = size.count == 2 ? size[1] : size[0] else {
-      throw ImportError("ONNX metadata 'input_size' is not W or WxH: \(props["input_size"]!)")
-    }
+    let (w, h) = try inputSize(try value("input_size"))
     guard w == inputWidth, h == inputHeight else {
       throw ImportError("ONNX metadata 'input_size' says \(w)x\(h), the graph input is \(inputWidth)x\(inputHeight)")
     }

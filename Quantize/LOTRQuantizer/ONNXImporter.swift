@@ -42,11 +42,19 @@ public enum ONNXImporter {
       let analysis = try GraphAnalysis(model: model)
       let input = analysis.shapes[analysis.inputName]!
       let output = analysis.shapes[analysis.outputName]!
-      guard output.count == 3, output[0] == 1, output[2] == 2 else {
-        throw ImportError("graph output '\(analysis.outputName)' is \(output); a LOTR model outputs [1, N, 2]")
+      let metadata: ModelMetadata
+      if model.metadata["task"] == ModelMetadata.Task.faceDetection.rawValue {
+        metadata = try MetadataMapping.detectorMetadata(from: model.metadata, inputHeight: input[2], inputWidth: input[3], source: source)
+        guard output == metadata.outputShape else {
+          throw ImportError("graph output '\(analysis.outputName)' is \(output); the metadata's anchors and keypoints make \(metadata.outputShape)")
+        }
+      } else {
+        guard output.count == 3, output[0] == 1, output[2] == 2 else {
+          throw ImportError("graph output '\(analysis.outputName)' is \(output); a LOTR model outputs [1, N, 2]")
+        }
+        metadata = try MetadataMapping.metadata(from: model.metadata, inputHeight: input[2], inputWidth: input[3],
+                                                landmarks: output[1], source: source)
       }
-      let metadata = try MetadataMapping.metadata(from: model.metadata, inputHeight: input[2], inputWidth: input[3],
-                                                  landmarks: output[1], source: source)
       var emitter = try Emitter(analysis: analysis, metadata: metadata)
       return try emitter.run()
     } catch let e as ImportError {

@@ -16,14 +16,20 @@ public enum QuantizationRun {
   public struct Outcome {
     public var builder: ModelBuilder
     public var quantization: Int8Quantizer.Result
-    public var calibration: Evaluation.Summary
+    /// Landmark models: NME of int8 against float (and ground truth) per set.
+    public var calibration: Evaluation.Summary?
     public var validation: Evaluation.Summary?
+    /// Face detectors: decoded detections of int8 against float.
+    public var detectorAgreement: DetectorAgreement?
     public var report: [String]
   }
 
   public static func run(_ graph: ImportedGraph, calibration: FaceSet, validation: FaceSet?,
                          settings: Settings, progress: ((String, Int, Int) -> Void)? = nil) throws -> Outcome {
     guard !calibration.faces.isEmpty else { throw ImportError("the calibration set is empty") }
+    if graph.metadata.kind == .faceDetection {
+      return try runDetector(graph, calibration: calibration, validation: validation, settings: settings, progress: progress)
+    }
     let calibrationInputs = calibration.inputs(for: graph.metadata)
     let stats = try Calibrator.collect(graph, inputs: calibrationInputs.map(\.input), kernels: settings.kernels) {
       progress?("calibrating", $0, $1)
@@ -86,7 +92,41 @@ public enum QuantizationRun {
       report.append("sensitivity on \(subset.count) faces (int8-vs-float NME \(pct(baseline)) with every layer int8); NME saved by keeping one layer float:")
       for (name, gain) in gains.sorted(by: { $0.1 > $1.1 }).prefix(10) { report.append("  " + pad(name, 34) + pct(gain)) }
     }
-    return Outcome(builder: result.builder, quantization: result, calibration: onCalibration, validation: onValidation, report: report)
+    return Outcome(builder: result.builder, quantization: result, calibration: onCalibration, validation: onValidation,
+                   detectorAgreement: nil, report: report)
+  }
+
+  /// A face detector: calibrated on whole frames (each image letterboxed into the input),
+  /// checked by decoding both models' detections (validation images if given, else the
+  /// calibration ones).
+  static func runDetector(_ graph: ImportedGraph, calibration: FaceSet, validation: FaceSet?,
+                          settings: Settings, progress: ((String, Int, Int) -> Void)?) throws -> Outcome {
+    let calibrationInputs = calibration.inputs(for: graph.metadata)
+    let stats = try Calibrator.collect(graph, inputs: calibrationInputs.map(\.input), kernels: settings.kernels) {
+      progress?("calibrating", $0, $1)
+    }
+    let result = try Int8Quantizer.quantize(graph, statistics: stats, options: settings.options)
+    let int8Bytes = try result.builder.serialize()
+    let floatBytes = try graph.modelBuilder().serialize()
+    let checkSet = validation ?? calibration
+    let agreement = try DetectorAgreement.measure(reference: try ModelFile(bytes: floatBytes), candidate: try ModelFile(bytes: int8Bytes),
+                                                  inputs: checkSet.inputs(for: graph.metadata).map(\.input), kernels: settings.kernels)
+    var report: [String] = []
+    let total = max(result.int8MACs + result.floatMACs, 1)
+    report.append("MACs: \(result.int8MACs) int8 + \(result.floatMACs) float (\(percent(result.int8MACs, total)) int8); "
+      + "calibrated on \(stats.images) frames, ranges by \(settings.options.method)")
+    report.append("file: \(int8Bytes.count) bytes int8 (float model: \(floatBytes.count) bytes)")
+    report.append("")
+    report.append(pad("int8 layer", 34) + pad("op", 8) + pad("s_in", 11) + pad("s_out", 11) + pad("s_w min..max", 22) + "MACs")
+    for l in result.layers {
+      report.append(pad(l.node, 34) + pad("\(l.op)", 8) + pad(sci(l.inputScale), 11)
+        + pad(l.outputScale.map(sci) ?? "f32", 11) + pad(sci(l.weightScaleRange.lowerBound) + ".." + sci(l.weightScaleRange.upperBound), 22)
+        + "\(l.macs)")
+    }
+    report.append("")
+    report.append("\(validation == nil ? "calibration" : "validation") frames (\(agreement.frames)): " + agreement.summary)
+    return Outcome(builder: result.builder, quantization: result, calibration: nil, validation: nil,
+                   detectorAgreement: agreement, report: report)
   }
 
   static func percent(_ a: Int, _ b: Int) -> String { fixed(100 * Double(a) / Double(b), 1) + " %" }

@@ -38,20 +38,17 @@ public final class LandmarkModel: @unchecked Sendable {
   /// Seconds spent mapping and validating the file, and packing weights.
   public let loadSeconds: Double
 
-  private let mean: [Float]
-  private let invStd: [Float]
-  private let warped: AlignedBuffer<Float>? // f32 staging when the graph input is int8
+  private let input: ModelInput
 
   public init(path: String, kernels: KernelPath? = nil, threads: Int = 1) throws {
     let clock = ContinuousClock()
     let start = clock.now
     file = try ModelFile.open(path: path)
+    guard file.metadata.kind == .landmarks else {
+      throw ModelFileError(path: path, "'\(file.metadata.name)' is a \(file.metadata.kind.rawValue) model, not a landmark model (use it as the face detector: --detector-model)")
+    }
     network = try Network(model: file, kernels: kernels ?? KernelPath.default(), threads: threads)
-    let m = file.metadata
-    mean = m.normalization.mean
-    invStd = m.normalization.std.map { 1 / $0 }
-    warped = file.tensors[file.inputTensor].dtype == .f32 ? nil
-      : AlignedBuffer<Float>(count: m.input.width * m.input.height * 3)
+    input = ModelInput(network)
     let elapsed = (clock.now - start).components
     loadSeconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
   }
@@ -64,17 +61,42 @@ public final class LandmarkModel: @unchecked Sendable {
   /// Landmarks of the face in `box`, in frame coordinates.
   public func landmarks(in image: RGBImage, box: FaceBox, roll: Float = 0) -> [Point] {
     let a = cropTransform(for: box, roll: roll)
-    let (w, h) = (metadata.input.width, metadata.input.height)
-    let input = network.inputPointer
-    image.pixels.withUnsafeBufferPointer { pixels in
-      let target = warped?.pointer ?? input.assumingMemoryBound(to: Float.self)
-      lotr_rgb8_warp_normalize_f32(pixels.baseAddress, UInt32(image.width), UInt32(image.height), image.width * 3, a,
-                                   target, UInt32(w), UInt32(h), mean, invStd)
-      if let warped, case .perTensor(let scale, let zp) = file.tensors[file.inputTensor].quantization {
-        lotr_qs8_quantize(network.kernels.table, w * h * 3, warped.pointer, input.assumingMemoryBound(to: Int8.self), scale, zp)
-      }
-    }
+    input.fill(from: image, transform: a)
     network.run()
     return CropGeometry.mapBack(network.output, a)
+  }
+}
+
+/// A network's input made from a frame region: the crop warp and normalisation of META,
+/// then quantization when the graph input is int8. One per network (holds the staging).
+public final class ModelInput: @unchecked Sendable {
+  let network: Network
+  private let mean: [Float]
+  private let invStd: [Float]
+  private let staging: AlignedBuffer<Float>? // f32 staging when the graph input is int8
+
+  public init(_ network: Network) {
+    self.network = network
+    let m = network.model.metadata
+    mean = m.normalization.mean
+    invStd = m.normalization.std.map { 1 / $0 }
+    staging = network.model.tensors[network.model.inputTensor].dtype == .f32 ? nil
+      : AlignedBuffer<Float>(count: m.input.width * m.input.height * 3)
+  }
+
+  /// Warps the region that the 2x3 `transform` (crop (u - 0.5, v - 0.5, 1) to frame) maps
+  /// into the network's input.
+  public func fill(from image: RGBImage, transform a: [Float]) {
+    let m = network.model.metadata
+    let (w, h) = (m.input.width, m.input.height)
+    let input = network.inputPointer
+    image.pixels.withUnsafeBufferPointer { pixels in
+      let target = staging?.pointer ?? input.assumingMemoryBound(to: Float.self)
+      lotr_rgb8_warp_normalize_f32(pixels.baseAddress, UInt32(image.width), UInt32(image.height), image.width * 3, a,
+                                   target, UInt32(w), UInt32(h), mean, invStd)
+      if let staging, case .perTensor(let scale, let zp) = network.model.tensors[network.model.inputTensor].quantization {
+        lotr_qs8_quantize(network.kernels.table, w * h * 3, staging.pointer, input.assumingMemoryBound(to: Int8.self), scale, zp)
+      }
+    }
   }
 }

@@ -118,7 +118,10 @@ public struct FaceSet: Sendable {
     let (w, h) = (metadata.input.width, metadata.input.height)
     let mean = metadata.normalization.mean, invStd = metadata.normalization.std.map { 1 / $0 }
     return faces.map { face in
-      let a = CropGeometry.transform(box: face.box, crop: metadata.crop)
+      // A face detector sees the whole frame, letterboxed (its crop rule, scale 1).
+      let box = metadata.kind == .faceDetection
+        ? FaceBox(x: 0, y: 0, width: Float(face.image.width), height: Float(face.image.height)) : face.box
+      let a = CropGeometry.transform(box: box, crop: metadata.crop)
       var input = [Float](repeating: 0, count: w * h * 3)
       face.image.pixels.withUnsafeBufferPointer { pixels in
         lotr_rgb8_warp_normalize_f32(pixels.baseAddress, UInt32(face.image.width), UInt32(face.image.height),

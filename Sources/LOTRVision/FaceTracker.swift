@@ -148,8 +148,9 @@ public final class FaceTracker {
 
   /// Landmarks of the face in `box` rolled by `roll` (LandmarkModel.landmarks(in:box:roll:)).
   public typealias Landmarker = (RGBImage, FaceBox, Float) -> [Point]
-  /// Landmark-convention boxes of the faces in a frame (FaceDetector + mapping).
-  public typealias Detect = (RGBImage) -> [FaceBox]
+  /// The landmark model's crops (landmark-box convention, rolled) of the faces in a frame:
+  /// a detector and its mapping.
+  public typealias Detect = (RGBImage) -> [AlignedBox]
 
   public var options: Options
   private let detectFaces: Detect
@@ -181,7 +182,12 @@ public final class FaceTracker {
   }
 
   public convenience init(detector: FaceDetector, model: LandmarkModel, options: Options = Options()) {
-    self.init(options: options, detect: { detector.detect(in: $0).map(\.box) },
+    self.init(options: options, detect: { detector.detect(in: $0).map { AlignedBox(box: $0.box, roll: 0) } },
+              landmarker: { model.landmarks(in: $0, box: $1, roll: $2) })
+  }
+
+  public convenience init(detector: CNNFaceDetector, model: LandmarkModel, options: Options = Options()) {
+    self.init(options: options, detect: { detector.detect(in: $0).map(\.crop) },
               landmarker: { model.landmarks(in: $0, box: $1, roll: $2) })
   }
 
@@ -212,7 +218,7 @@ public final class FaceTracker {
     return faces.filter { ids.contains($0.id) }.sorted { $0.id < $1.id }
   }
 
-  private func detect(_ frame: RGBImage) -> [FaceBox] {
+  private func detect(_ frame: RGBImage) -> [AlignedBox] {
     detectorRuns += 1
     return detectFaces(frame)
   }
@@ -260,11 +266,11 @@ public final class FaceTracker {
   /// Matches detections to tracks by IoU (greedy, best first): matched tracks keep their
   /// id and their landmark-derived crop; unmatched tracks count a miss; unmatched
   /// detections start tracks.
-  private func merge(detections: [FaceBox]) {
+  private func merge(detections: [AlignedBox]) {
     var pairs: [(Float, Int, Int)] = []
     for (ti, t) in tracks.enumerated() {
       for (di, d) in detections.enumerated() {
-        let v = iou(t.crop.boundingBox, d)
+        let v = iou(t.crop.boundingBox, d.boundingBox)
         if v > options.matchIoU { pairs.append((v, ti, di)) }
       }
     }
@@ -274,7 +280,7 @@ public final class FaceTracker {
       trackUsed.insert(ti); detUsed.insert(di)
       tracks[ti].misses = 0
       if tracks[ti].lost {
-        tracks[ti].crop = AlignedBox(box: detections[di], roll: 0)
+        tracks[ti].crop = detections[di]
         tracks[ti].fromDetector = true
         tracks[ti].lost = false
       }
@@ -289,7 +295,7 @@ public final class FaceTracker {
       next.append(t)
     }
     for (di, d) in detections.enumerated() where !detUsed.contains(di) && next.count < options.maxFaces {
-      next.append(Track(id: nextID, crop: AlignedBox(box: d, roll: 0)))
+      next.append(Track(id: nextID, crop: d))
       nextID += 1
     }
     tracks = next

@@ -12,7 +12,9 @@ struct RunCommand: ParsableCommand {
     discussion: """
       Warps each image's face box by the model's crop rule, runs the model and prints the \
       landmarks in image pixel coordinates (continuous: pixel x spans [x, x+1)). Without \
-      --box, the whole image is the face box; with --detect, every face the cascade finds.
+      --box, the whole image is the face box; with --detect, every face the detector finds \
+      (the int8 BlazeFace of --detector-model, or an OpenCV cascade with --cascade), each \
+      cropped with the roll of its eye line.
       """
   )
 
@@ -22,13 +24,16 @@ struct RunCommand: ParsableCommand {
   @Option(help: "Face box x,y,width,height in pixels (the model's box convention: the landmark bounding box).")
   var box: String?
 
-  @Flag(help: "Find the faces with the cascade detector (landmarks for each) instead of --box.")
+  @Flag(help: "Find the faces with the detector (landmarks for each) instead of --box.")
   var detect = false
 
-  @Option(help: "Cascade XML for --detect.")
-  var cascade = Cascade.defaultHaarPath
+  @Option(help: ArgumentHelp("Face detector for --detect (default: blazeface-short.lotr beside --model).", valueName: "model.lotr"))
+  var detectorModel: String?
 
-  @Flag(help: "One JSON object per image and line: {\"image\", \"box\", \"points\"}.")
+  @Option(help: ArgumentHelp("Use this OpenCV cascade for --detect instead of the CNN detector.", valueName: "cascade.xml"))
+  var cascade: String?
+
+  @Flag(help: "One JSON object per face and line: {\"image\", \"box\", \"roll\", \"score\", \"points\"} (score: the detector's, --detect only).")
   var json = false
 
   @Option(help: "Write an annotated picture: a file for one image, a folder for several.")
@@ -45,12 +50,16 @@ struct RunCommand: ParsableCommand {
     guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64") }
     if let box { _ = try parseBox(box) }
     if detect && box != nil { throw ValidationError("--detect and --box exclude each other") }
+    if !detect && (detectorModel != nil || cascade != nil) { throw ValidationError("--detector-model and --cascade go with --detect") }
+    if detectorModel != nil && cascade != nil { throw ValidationError("--detector-model and --cascade exclude each other") }
   }
 
   func run() throws {
     let landmarkModel = try LandmarkModel(path: model, threads: threads)
     let fixedBox = try box.map(parseBox)
-    let detector = detect ? try FaceDetector(cascadePath: cascade) : nil
+    let cascadeDetector = try cascade.map { try FaceDetector(cascadePath: $0) }
+    let cnnDetector = detect && cascade == nil
+      ? try CNNFaceDetector(path: detectorModel ?? CNNFaceDetector.shippedModel(besideLandmarkModel: model), threads: threads) : nil
     var failures = 0
     for path in images {
       let image: RGBImage
@@ -61,18 +70,31 @@ struct RunCommand: ParsableCommand {
         failures += 1
         continue
       }
-      let faceBoxes = detector.map { d in d.detect(in: image).map(\.box) }
-        ?? [fixedBox ?? FaceBox(x: 0, y: 0, width: Float(image.width), height: Float(image.height))]
-      if detector != nil && faceBoxes.isEmpty { print("\(path): no face found") }
+      // (crop, detector score) per face.
+      let crops: [(AlignedBox, Float?)]
+      if let cnnDetector {
+        crops = cnnDetector.detect(in: image).map { ($0.crop, $0.score) }
+      } else if let cascadeDetector {
+        crops = cascadeDetector.detect(in: image).map { (AlignedBox(box: $0.box, roll: 0), nil) }
+      } else {
+        crops = [(AlignedBox(box: fixedBox ?? FaceBox(x: 0, y: 0, width: Float(image.width), height: Float(image.height)), roll: 0), nil)]
+      }
+      if detect && crops.isEmpty {
+        if json { printError("\(path): no face found") } else { print("\(path): no face found") }
+      }
       var results: [(FaceBox, [Point])] = []
-      for faceBox in faceBoxes {
-        let points = landmarkModel.landmarks(in: image, box: faceBox)
+      for (crop, score) in crops {
+        let faceBox = crop.box
+        let points = landmarkModel.landmarks(in: image, box: faceBox, roll: crop.roll)
         results.append((faceBox, points))
+        let degrees = crop.roll * 180 / .pi
         if json {
           let pts = points.map { "[\(fixed($0.x, 2)),\(fixed($0.y, 2))]" }.joined(separator: ",")
-          print("{\"image\":\(jsonString(path)),\"box\":[\(fixed(faceBox.x, 2)),\(fixed(faceBox.y, 2)),\(fixed(faceBox.width, 2)),\(fixed(faceBox.height, 2))],\"points\":[\(pts)]}")
+          print("{\"image\":\(jsonString(path)),\"box\":[\(fixed(faceBox.x, 2)),\(fixed(faceBox.y, 2)),\(fixed(faceBox.width, 2)),\(fixed(faceBox.height, 2))],"
+            + "\"roll\":\(fixed(degrees, 2)),\"score\":\(score.map { fixed($0, 4) } ?? "null"),\"points\":[\(pts)]}")
         } else {
-          print("\(path): \(points.count) points, box \(fixed(faceBox.x, 1)),\(fixed(faceBox.y, 1)),\(fixed(faceBox.width, 1)),\(fixed(faceBox.height, 1))")
+          print("\(path): \(points.count) points, box \(fixed(faceBox.x, 1)),\(fixed(faceBox.y, 1)),\(fixed(faceBox.width, 1)),\(fixed(faceBox.height, 1))"
+            + (crop.roll != 0 ? ", roll \(fixed(degrees, 1)) deg" : "") + (score.map { ", score \(fixed($0, 3))" } ?? ""))
           for (i, p) in points.enumerated() { print("  \(i): \(fixed(p.x, 2)) \(fixed(p.y, 2))") }
         }
       }

@@ -218,7 +218,7 @@ extension VisionCommand {
       var options = FaceTracker.Options()
       options.redetectInterval = interval
       options.smoothing = nil
-      let tracker = FaceTracker(options: options, detect: { detector.detect(in: $0).map(\.box) }, landmarker: landmarks)
+      let tracker = FaceTracker(options: options, detect: { detector.detect(in: $0).map { AlignedBox(box: $0.box, roll: 0) } }, landmarker: landmarks)
       for n in 0..<frames {
         frameIndex = n
         let image = clip.render(frame: n)
@@ -276,7 +276,7 @@ extension VisionCommand {
       var n = 0
       var opts = FaceTracker.Options()
       opts.smoothing = nil
-      let tracker = FaceTracker(options: opts, detect: { detector.detect(in: $0).map(\.box) }, landmarker: { image, box, roll in
+      let tracker = FaceTracker(options: opts, detect: { detector.detect(in: $0).map { AlignedBox(box: $0.box, roll: 0) } }, landmarker: { image, box, roll in
         lm?.landmarks(in: image, box: box, roll: roll) ?? proxy.landmarks(truth: clip.truth(face: 0, frame: n), box: box, roll: roll, crop: crop)
       })
       var raw: [[Point]?] = []

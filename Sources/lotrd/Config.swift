@@ -20,6 +20,7 @@ struct Config: Equatable, Sendable {
   var loop = true
   var box: Box? = nil
   var detector = "auto"
+  var detectorModel = ""
   var cascade = ""
   var idleTimeout = 10.0
   var maxClients = 32
@@ -93,13 +94,16 @@ struct Config: Equatable, Sendable {
              c.box = Box(x: parts[0]!, y: parts[1]!, width: parts[2]!, height: parts[3]!)
            }, show: { c in c.box.map { "\($0.x),\($0.y),\($0.width),\($0.height)" } ?? "" }),
     Option(name: "detector", metavar: "KIND", help: """
-      Face finding: haar or lbp (OpenCV cascade, then tracking from the landmarks, \
-      One Euro smoothed), none (the --box or the whole frame, no tracking), or auto \
-      (haar when its cascade is installed, else none).
+      Face finding, then tracking from the landmarks (One Euro smoothed): blazeface (the \
+      int8 CNN of --detector-model), haar or lbp (OpenCV cascade), none (the --box or the \
+      whole frame, no tracking), or auto (blazeface when its model is found, else haar when \
+      its cascade is installed, else none).
       """, apply: { c, v in
-        guard ["auto", "haar", "lbp", "none"].contains(v) else { throw DaemonError("must be auto, haar, lbp or none") }
+        guard ["auto", "blazeface", "haar", "lbp", "none"].contains(v) else { throw DaemonError("must be auto, blazeface, haar, lbp or none") }
         c.detector = v
       }, show: { $0.detector }),
+    Option(name: "detector-model", metavar: "FILE", help: "Face detector .lotr for --detector blazeface (default: blazeface-short.lotr beside --model).",
+           apply: { c, v in c.detectorModel = v }, show: { $0.detectorModel }),
     Option(name: "cascade", metavar: "FILE", help: "Cascade XML for --detector (default: OpenCV's, under /usr/share/opencv4).",
            apply: { c, v in c.cascade = v }, show: { $0.cascade }),
     Option(name: "idle-timeout", metavar: "SECONDS", help: "Close the source this long after the last watcher leaves.",

@@ -377,13 +377,13 @@ private struct InferenceLoop {
       guard let taken else { continue }
       let start = monotonicNanoseconds()
       let image = taken.frame.rgbImage
-      // A tracker per (detector, cascade) setting; rebuilt after a model swap.
-      let key = c.detector + "|" + c.cascade
+      // A tracker per face-finding setting; rebuilt after a model swap.
+      let key = "\(FaceFinding(c))"
       if key != trackerKey {
         trackerKey = key
         tracker = nil
         do {
-          if let detector = try makeDetector(c) { tracker = FaceTracker(detector: detector, model: model) }
+          tracker = try FaceFinding(c).tracker(model: model, threads: c.threads)
         } catch {
           Log.error("face detector: \(error); using the fixed box")
         }
@@ -452,15 +452,40 @@ enum HeadPoseEstimator {
   }
 }
 
-/// The face detector --detector asks for; nil for none (fixed box). auto falls back to none
-/// when OpenCV's cascade is not installed.
-func makeDetector(_ c: Config) throws -> FaceDetector? {
-  switch c.detector {
-  case "none": return nil
-  case "auto":
-    let path = c.cascade.isEmpty ? Cascade.defaultHaarPath : c.cascade
-    return fileExists(path) ? try FaceDetector(cascadePath: path) : nil
-  case "lbp": return try FaceDetector(cascadePath: c.cascade.isEmpty ? Cascade.defaultLBPPath : c.cascade)
-  default: return try FaceDetector(cascadePath: c.cascade.isEmpty ? Cascade.defaultHaarPath : c.cascade)
+/// The face finding --detector asks for, resolved to files. auto: BlazeFace when its model
+/// is found, else the Haar cascade when OpenCV's is installed, else none.
+enum FaceFinding: Equatable {
+  case none
+  case cnn(model: String)
+  case cascade(file: String)
+
+  init(_ c: Config) {
+    let cnnModel = c.detectorModel.isEmpty ? CNNFaceDetector.shippedModel(besideLandmarkModel: c.model) : c.detectorModel
+    switch c.detector {
+    case "none": self = .none
+    case "blazeface": self = .cnn(model: cnnModel)
+    case "lbp": self = .cascade(file: c.cascade.isEmpty ? Cascade.defaultLBPPath : c.cascade)
+    case "haar": self = .cascade(file: c.cascade.isEmpty ? Cascade.defaultHaarPath : c.cascade)
+    default:
+      let haar = c.cascade.isEmpty ? Cascade.defaultHaarPath : c.cascade
+      self = fileExists(cnnModel) ? .cnn(model: cnnModel) : fileExists(haar) ? .cascade(file: haar) : .none
+    }
+  }
+
+  var description: String {
+    switch self {
+    case .none: return "fixed box"
+    case .cnn(let path): return "CNN detector \(path) + tracking"
+    case .cascade(let path): return "cascade \(path) + tracking"
+    }
+  }
+
+  /// A tracker over the detector (nil for none); the detector's files are loaded and checked.
+  func tracker(model: LandmarkModel, threads: Int) throws -> FaceTracker? {
+    switch self {
+    case .none: return nil
+    case .cnn(let path): return FaceTracker(detector: try CNNFaceDetector(path: path, threads: threads), model: model)
+    case .cascade(let path): return FaceTracker(detector: try FaceDetector(cascadePath: path), model: model)
+    }
   }
 }

@@ -36,8 +36,9 @@ let source: SourceSpec
 do {
   model = try loadAndValidateModel(config)
   source = try SourceSpec(config)
-  let detector = try makeDetector(config)
-  Log.info("face finding: \(detector == nil ? "fixed box (\(config.box == nil ? "whole frame" : "--box"))" : "\(config.detector) cascade + tracking")")
+  let finding = FaceFinding(config)
+  _ = try finding.tracker(model: model, threads: 1)  // refuse a missing or broken detector now
+  Log.info("face finding: \(finding == .none ? "fixed box (\(config.box == nil ? "whole frame" : "--box"))" : finding.description)")
 } catch {
   fail("invalid configuration: \(error)", code: 2)
 }

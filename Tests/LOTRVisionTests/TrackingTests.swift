@@ -66,7 +66,7 @@ final class TrackerTests: XCTestCase {
     options.smoothing = nil
     return FaceTracker(options: options, detect: { _ in
       scene.detections += 1
-      return (0..<2).map { FaceBox(bounding: scene.truth($0))! }
+      return (0..<2).map { AlignedBox(box: FaceBox(bounding: scene.truth($0))!, roll: 0) }
     }, landmarker: { _, box, _ in
       let s = scene
       for k in 0..<2 {
@@ -135,7 +135,7 @@ final class TrackerTests: XCTestCase {
     let frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 640 * 480 * 3))
     let tracker = FaceTracker(options: options, detect: { _ in
       scene.detections += 1
-      return (gone ? [1] : [0, 1]).map { FaceBox(bounding: scene.truth($0))! }
+      return (gone ? [1] : [0, 1]).map { AlignedBox(box: FaceBox(bounding: scene.truth($0))!, roll: 0) }
     }, landmarker: { _, box, _ in
       // The landmarker keeps "seeing" face 0 where it was (a regressor always answers).
       let b0 = FaceBox(bounding: scene.truth(0))!, b1 = FaceBox(bounding: scene.truth(1))!

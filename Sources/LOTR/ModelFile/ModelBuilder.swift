@@ -191,7 +191,9 @@ public struct ModelBuilder {
     let fileSize = body.bytes.count
     file.bytes = ModelFormat.magic
     file.u16(ModelFormat.versionMajor)
-    file.u16(nodes.map { $0.attributes.op.sinceMinor }.max() ?? 0) // the lowest minor that holds these ops
+    // The lowest minor that holds these ops and META keys (1.3: a face detector's task and anchors).
+    let metaMinor: UInt16 = metadata.kind == .faceDetection ? 3 : 0
+    file.u16(max(metaMinor, nodes.map { $0.attributes.op.sinceMinor }.max() ?? 0))
     file.u32(UInt32(ModelFormat.headerSize))
     file.u64(UInt64(fileSize))
     file.u32(UInt32(sections.count))

@@ -117,6 +117,9 @@ struct Parser {
       throw fail("META is not the expected JSON: \(error)")
     }
     if let problem = metadata.problem() { throw fail("META: \(problem)") }
+    if metadata.kind == .faceDetection && minor < 3 {
+      throw fail("META: task face-detection is a format 1.3 key but the file says \(major).\(minor)")
+    }
 
     // STRS.
     let strings = sections[.strings]!
@@ -237,8 +240,8 @@ struct Parser {
           tensors[input].dtype != .i32 else {
       throw fail("input tensor '\(tensors[input].name)' is \(tensors[input].dtype) \(tensors[input].shape), META says [1, \(m.input.height), \(m.input.width), \(m.input.channels)]")
     }
-    guard tensors[output].shape == [1, m.landmarkCount, 2], tensors[output].dtype == .f32 else {
-      throw fail("output tensor '\(tensors[output].name)' is \(tensors[output].dtype) \(tensors[output].shape), expected f32 [1, \(m.landmarkCount), 2]")
+    guard tensors[output].shape == m.outputShape, tensors[output].dtype == .f32 else {
+      throw fail("output tensor '\(tensors[output].name)' is \(tensors[output].dtype) \(tensors[output].shape), expected f32 \(m.outputShape)")
     }
 
     // NODE.

@@ -3,9 +3,9 @@
 public enum ModelFormat {
   public static let magic: [UInt8] = [0x4C, 0x4F, 0x54, 0x52, 0x4D, 0x44, 0x4C, 0x1A] // "LOTRMDL\x1a"
   public static let versionMajor: UInt16 = 1
-  /// The highest minor this runtime reads and writes (1.1 added MAXPOOL, 1.2 PAD). A writer stamps
+  /// The highest minor this runtime reads and writes (1.1 added MAXPOOL, 1.2 PAD, 1.3 the face-detection task in META). A writer stamps
   /// the lowest minor that holds its ops (`Op.sinceMinor`), so 1.0 files stay 1.0.
-  public static let versionMinor: UInt16 = 2
+  public static let versionMinor: UInt16 = 3
   public static let headerSize = 64
   public static let sectionEntrySize = 32
   public static let tensorRecordSize = 64

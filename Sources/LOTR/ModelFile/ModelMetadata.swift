@@ -37,7 +37,46 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
     }
   }
 
+  /// A face detector's anchor grid (SSD style, as MediaPipe's BlazeFace): per stride s a
+  /// grid of ceil(H/s) x ceil(W/s) cells, row-major, `perCell` anchors in each, centred at
+  /// ((x + offset) / cells_x, (y + offset) / cells_y) of the input. The output has one row
+  /// per anchor in that order: dx, dy, w, h, then N keypoints (x, y), in input pixels
+  /// relative to the anchor centre, then the score logit (clipped to +-scoreClip).
+  public struct Anchors: Codable, Sendable, Equatable {
+    public var strides: [Int]
+    public var perCell: [Int]
+    public var offset: Float
+    public var scoreClip: Float
+    enum CodingKeys: String, CodingKey { case strides, perCell = "per_cell", offset, scoreClip = "score_clip" }
+    public init(strides: [Int], perCell: [Int], offset: Float = 0.5, scoreClip: Float = 100) {
+      self.strides = strides; self.perCell = perCell; self.offset = offset; self.scoreClip = scoreClip
+    }
+
+    /// Cells across and down for stride `s` of an input of `width` x `height`.
+    public func cells(stride s: Int, width: Int, height: Int) -> (x: Int, y: Int) {
+      ((width + s - 1) / s, (height + s - 1) / s)
+    }
+
+    public func count(width: Int, height: Int) -> Int {
+      zip(strides, perCell).reduce(0) { total, sa in
+        let c = cells(stride: sa.0, width: width, height: height)
+        return total + c.x * c.y * sa.1
+      }
+    }
+  }
+
+  /// What the model computes: landmarks of a face crop, or faces in a whole frame.
+  public enum Task: String, Sendable {
+    case landmarks
+    case faceDetection = "face-detection"
+  }
+
   public var name: String
+  /// Absent (files before 1.3) means landmarks.
+  public var task: String?
+  /// Face detectors only.
+  public var anchors: Anchors?
+  /// Landmarks, or for a face detector its keypoints per face.
   public var landmarkCount: Int
   public var landmarkScheme: String
   public var mirrorPermutation: [Int]
@@ -51,23 +90,46 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
   public var quantization: [String: String]?
 
   enum CodingKeys: String, CodingKey {
-    case name, landmarkCount = "landmark_count", landmarkScheme = "landmark_scheme",
+    case name, task, anchors, landmarkCount = "landmark_count", landmarkScheme = "landmark_scheme",
       mirrorPermutation = "mirror_permutation", input, normalization, crop, output,
       trainingData = "training_data", licence, source, quantization
   }
 
-  public init(name: String, landmarkCount: Int, landmarkScheme: String, mirrorPermutation: [Int], input: Input,
-              normalization: Normalization, crop: Crop, output: Output, trainingData: String, licence: String,
-              source: [String: String]? = nil, quantization: [String: String]? = nil) {
-    self.name = name; self.landmarkCount = landmarkCount; self.landmarkScheme = landmarkScheme
+  public init(name: String, task: Task? = nil, anchors: Anchors? = nil, landmarkCount: Int, landmarkScheme: String,
+              mirrorPermutation: [Int], input: Input, normalization: Normalization, crop: Crop, output: Output,
+              trainingData: String, licence: String, source: [String: String]? = nil, quantization: [String: String]? = nil) {
+    self.name = name; self.task = task?.rawValue; self.anchors = anchors; self.landmarkCount = landmarkCount; self.landmarkScheme = landmarkScheme
     self.mirrorPermutation = mirrorPermutation; self.input = input; self.normalization = normalization
     self.crop = crop; self.output = output; self.trainingData = trainingData; self.licence = licence
     self.source = source; self.quantization = quantization
   }
 
+  public var kind: Task { task.flatMap(Task.init(rawValue:)) ?? .landmarks }
+
+  /// The graph output's shape: [1, N, 2] (landmarks), [1, anchors, 4 + 2N + 1] (face detection).
+  public var outputShape: [Int] {
+    switch kind {
+    case .landmarks: return [1, landmarkCount, 2]
+    case .faceDetection:
+      return [1, anchors?.count(width: input.width, height: input.height) ?? 0, 4 + 2 * landmarkCount + 1]
+    }
+  }
+
   /// The rules a reader enforces beyond JSON shape; returns the first problem found.
   public func problem() -> String? {
     if name.isEmpty { return "name is empty" }
+    if let task, Task(rawValue: task) == nil { return "task '\(task)' is not landmarks or face-detection" }
+    if kind == .faceDetection {
+      guard let a = anchors else { return "a face-detection model needs 'anchors'" }
+      if a.strides.isEmpty || a.strides.count != a.perCell.count { return "anchors: strides and per_cell must be non-empty and of equal length" }
+      if !a.strides.allSatisfy({ (1...4096).contains($0) }) || !a.perCell.allSatisfy({ (1...64).contains($0) }) {
+        return "anchors: strides must be in 1...4096 and per_cell in 1...64"
+      }
+      if !(a.offset.isFinite && a.offset >= 0 && a.offset <= 1) { return "anchors: offset \(a.offset) is not in [0, 1]" }
+      if !(a.scoreClip.isFinite && a.scoreClip > 0) { return "anchors: score_clip \(a.scoreClip) is not positive" }
+    } else if anchors != nil {
+      return "'anchors' belongs to a face-detection model, this one's task is landmarks"
+    }
     if landmarkCount < 1 || landmarkCount > 4096 { return "landmark_count \(landmarkCount) is not in 1...4096" }
     if mirrorPermutation.count != landmarkCount {
       return "mirror_permutation has \(mirrorPermutation.count) entries, landmark_count is \(landmarkCount)"

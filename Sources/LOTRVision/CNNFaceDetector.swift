@@ -1,0 +1,212 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import LOTR
+
+/// One face from an anchor detector (a `.lotr` face-detection model), in frame pixels.
+public struct DetectedFace: Sendable, Equatable {
+  /// The detector's own box (for BlazeFace: about the eyes-to-mouth square).
+  public var box: FaceBox
+  /// BlazeFace's 6: subject's right eye, left eye, nose tip, mouth centre, right ear tragion,
+  /// left ear tragion ("right" is the subject's, image left on an unmirrored camera).
+  public var keypoints: [Point]
+  /// sigmoid of the logit of the strongest anchor of the group.
+  public var score: Float
+  /// The landmark model's crop: landmark-box convention, rolled (DetectorBoxMapping).
+  public var crop: AlignedBox
+}
+
+/// Anchor decoding and weighted non-maximum suppression, as MediaPipe's face detection
+/// post-processing (TensorsToDetections + NonMaxSuppression, "weighted" algorithm).
+/// Coordinates are normalised to the detector input, [0, 1] across.
+public enum AnchorDecoding {
+  public struct Candidate: Sendable, Equatable {
+    /// Box (top-left, size) and keypoints in normalised input coordinates.
+    public var box: FaceBox
+    public var keypoints: [Point]
+    public var score: Float
+  }
+
+  /// Anchor centres, in output row order: per stride, cells row-major, `perCell` per cell.
+  public static func centres(_ a: ModelMetadata.Anchors, width: Int, height: Int) -> [Point] {
+    var out: [Point] = []
+    for (stride, perCell) in zip(a.strides, a.perCell) {
+      let cells = a.cells(stride: stride, width: width, height: height)
+      for y in 0..<cells.y {
+        for x in 0..<cells.x {
+          let p = Point(x: (Float(x) + a.offset) / Float(cells.x), y: (Float(y) + a.offset) / Float(cells.y))
+          out.append(contentsOf: repeatElement(p, count: perCell))
+        }
+      }
+    }
+    return out
+  }
+
+  /// The anchors whose score reaches `minScore`. `rows` is the model output [anchors, 4 + 2K + 1]:
+  /// dx, dy, w, h, K keypoints (x, y), all in input pixels relative to the anchor centre
+  /// (anchor size 1), then the logit.
+  public static func decode(_ rows: UnsafeBufferPointer<Float>, centres: [Point], keypoints k: Int,
+                            inputWidth: Int, inputHeight: Int, scoreClip: Float, minScore: Float) -> [Candidate] {
+    let width = 4 + 2 * k + 1
+    precondition(rows.count == centres.count * width, "output does not match the anchors")
+    let (sx, sy) = (1 / Float(inputWidth), 1 / Float(inputHeight))
+    // sigmoid(l) >= minScore  <=>  l >= logit(minScore): compare logits, exp only for the kept.
+    let minLogit = minScore <= 0 ? -Float.infinity : minScore >= 1 ? Float.infinity : logf(minScore / (1 - minScore))
+    var out: [Candidate] = []
+    for (i, c) in centres.enumerated() {
+      let r = i * width
+      let logit = max(-scoreClip, min(scoreClip, rows[r + width - 1]))
+      guard logit >= minLogit else { continue }
+      let (cx, cy) = (c.x + rows[r] * sx, c.y + rows[r + 1] * sy)
+      let (w, h) = (rows[r + 2] * sx, rows[r + 3] * sy)
+      guard w > 0, h > 0, cx.isFinite, cy.isFinite, w.isFinite, h.isFinite else { continue }
+      let points = (0..<k).map { j in Point(x: c.x + rows[r + 4 + 2 * j] * sx, y: c.y + rows[r + 5 + 2 * j] * sy) }
+      out.append(Candidate(box: FaceBox(x: cx - w / 2, y: cy - h / 2, width: w, height: h), keypoints: points,
+                           score: 1 / (1 + expf(-logit))))
+    }
+    return out
+  }
+
+  /// Weighted NMS: the best remaining candidate and every other one overlapping it by more
+  /// than `iou` form a group; the group's box and keypoints are their score-weighted mean,
+  /// its score the best one's. Best first.
+  public static func weightedNMS(_ candidates: [Candidate], iou threshold: Float) -> [Candidate] {
+    var remaining = candidates.sorted { $0.score > $1.score }
+    var out: [Candidate] = []
+    while let best = remaining.first {
+      var group: [Candidate] = []
+      var rest: [Candidate] = []
+      for c in remaining {
+        if iou(best.box, c.box) > threshold || c == best { group.append(c) } else { rest.append(c) }
+      }
+      remaining = rest
+      let total = group.reduce(Float(0)) { $0 + $1.score }
+      var merged = best
+      var (x, y, w, h) = (Float(0), Float(0), Float(0), Float(0))
+      var points = [Point](repeating: Point(x: 0, y: 0), count: best.keypoints.count)
+      for c in group {
+        let f = c.score / total
+        x += f * c.box.x; y += f * c.box.y; w += f * c.box.width; h += f * c.box.height
+        for j in points.indices { points[j].x += f * c.keypoints[j].x; points[j].y += f * c.keypoints[j].y }
+      }
+      merged.box = FaceBox(x: x, y: y, width: w, height: h)
+      merged.keypoints = points
+      out.append(merged)
+    }
+    return out
+  }
+}
+
+/// Face finding with a `.lotr` face-detection model (BlazeFace short range, int8 on the
+/// lotr kernels): the frame letterboxed into the square input (the crop warp with the whole
+/// frame as the box, black bars), anchors decoded, weighted NMS, then each face's box and
+/// eye line mapped to the landmark model's rolled crop. Holds the network: one per thread.
+public final class CNNFaceDetector: @unchecked Sendable {
+  public struct Options: Sendable, Equatable {
+    /// Faces scoring below this are dropped (MediaPipe's min_score_thresh).
+    public var minScore: Float = 0.5
+    /// Candidates overlapping the best by more than this IoU merge into it.
+    public var suppressionIoU: Float = 0.3
+    public var maxFaces: Int = 8
+    public init(minScore: Float = 0.5, suppressionIoU: Float = 0.3, maxFaces: Int = 8) {
+      self.minScore = minScore; self.suppressionIoU = suppressionIoU; self.maxFaces = maxFaces
+    }
+  }
+
+  public let file: ModelFile
+  public let network: Network
+  public var options: Options
+  public var mapping: DetectorBoxMapping
+  public var metadata: ModelMetadata { file.metadata }
+  private let input: ModelInput
+  private let centres: [Point]
+
+  /// `mapping` defaults to the constants fitted for BlazeFace on the 300-W training faces.
+  public init(path: String, kernels: KernelPath? = nil, threads: Int = 1, options: Options = Options(),
+              mapping: DetectorBoxMapping = .blazeFaceShortRange) throws {
+    file = try ModelFile.open(path: path)
+    let m = file.metadata
+    guard m.kind == .faceDetection, let anchors = m.anchors else {
+      throw ModelFileError(path: path, "'\(m.name)' is a landmark model, not a face detector (pass it as --model)")
+    }
+    network = try Network(model: file, kernels: kernels ?? KernelPath.default(), threads: threads)
+    input = ModelInput(network)
+    centres = AnchorDecoding.centres(anchors, width: m.input.width, height: m.input.height)
+    self.options = options
+    self.mapping = mapping
+  }
+
+  /// The detector shipped beside a landmark model (models/, PREFIX/share/lotr/models/).
+  public static func shippedModel(besideLandmarkModel model: String) -> String {
+    guard let slash = model.lastIndex(of: "/") else { return "blazeface-short.lotr" }
+    return String(model[...slash]) + "blazeface-short.lotr"
+  }
+
+  /// The 2x3 map from detector input (u - 0.5, v - 0.5, 1) to frame pixels: the frame
+  /// letterboxed, centred, into the square input.
+  public func letterbox(width: Int, height: Int) -> [Float] {
+    CropGeometry.transform(box: FaceBox(x: 0, y: 0, width: Float(width), height: Float(height)), crop: metadata.crop)
+  }
+
+  /// Faces in the frame, best score first, after NMS (before `maxFaces`: all of them).
+  public func candidates(in image: RGBImage, minScore: Float? = nil) -> [AnchorDecoding.Candidate] {
+    let a = letterbox(width: image.width, height: image.height)
+    input.fill(from: image, transform: a)
+    network.run()
+    let m = metadata
+    let found = AnchorDecoding.decode(network.output, centres: centres, keypoints: m.landmarkCount,
+                                      inputWidth: m.input.width, inputHeight: m.input.height,
+                                      scoreClip: m.anchors!.scoreClip, minScore: minScore ?? options.minScore)
+    return AnchorDecoding.weightedNMS(found, iou: options.suppressionIoU).map { c in
+      // Normalised input coordinates to frame pixels (mapBack works on (u, v) pairs).
+      let corners = CropGeometry.mapBack([c.box.x, c.box.y, c.box.x + c.box.width, c.box.y + c.box.height], a)
+      let points = CropGeometry.mapBack(c.keypoints.flatMap { [$0.x, $0.y] }, a)
+      return .init(box: FaceBox(x: corners[0].x, y: corners[0].y, width: corners[1].x - corners[0].x,
+                                height: corners[1].y - corners[0].y), keypoints: points, score: c.score)
+    }
+  }
+
+  public func detect(in image: RGBImage) -> [DetectedFace] {
+    candidates(in: image).prefix(options.maxFaces).map { c in
+      DetectedFace(box: c.box, keypoints: c.keypoints, score: c.score, crop: mapping.alignedBox(for: c))
+    }
+  }
+}
+
+extension DetectorBoxMapping {
+  /// Fitted with `lotr vision fit-mapping --detector-model models/blazeface-short.lotr` on the
+  /// even-numbered 300-W training faces (docs/VISION.md).
+  public static let blazeFaceShortRange = DetectorBoxMapping(widthScale: 1, heightScale: 1, centerX: 0, centerY: 0)
+
+  /// The rolled landmark box of a detector candidate in frame pixels: roll from the eye
+  /// keypoints (0 without keypoints), side s = the box's longer side, the constants applied
+  /// in the face's own frame (x along the eye line).
+  public func alignedBox(for c: AnchorDecoding.Candidate) -> AlignedBox {
+    let roll = c.keypoints.count >= 2 ? atan2f(c.keypoints[1].y - c.keypoints[0].y, c.keypoints[1].x - c.keypoints[0].x) : 0
+    let s = max(c.box.width, c.box.height)
+    let (cos, sin) = (cosf(roll), sinf(roll))
+    let (dx, dy) = (centerX * s, centerY * s)
+    let cx = c.box.x + c.box.width / 2 + cos * dx - sin * dy
+    let cy = c.box.y + c.box.height / 2 + sin * dx + cos * dy
+    let (w, h) = (widthScale * s, heightScale * s)
+    return AlignedBox(box: FaceBox(x: cx - w / 2, y: cy - h / 2, width: w, height: h), roll: roll)
+  }
+
+  /// Least squares over (candidate, truth) pairs, the truth being the rolled box of the
+  /// ground-truth landmarks (AlignedBox(landmarks:)); offsets measured in the face's frame.
+  public static func fit(candidates pairs: [(AnchorDecoding.Candidate, AlignedBox)]) -> DetectorBoxMapping {
+    var ss = 0.0, sw = 0.0, sh = 0.0, sx = 0.0, sy = 0.0
+    for (c, t) in pairs {
+      let s = Double(max(c.box.width, c.box.height))
+      let roll = c.keypoints.count >= 2 ? atan2(Double(c.keypoints[1].y - c.keypoints[0].y), Double(c.keypoints[1].x - c.keypoints[0].x)) : 0
+      let ex = Double(t.box.x + t.box.width / 2) - Double(c.box.x + c.box.width / 2)
+      let ey = Double(t.box.y + t.box.height / 2) - Double(c.box.y + c.box.height / 2)
+      let (u, v) = (cos(roll) * ex + sin(roll) * ey, -sin(roll) * ex + cos(roll) * ey)   // into the face frame
+      ss += s * s; sw += s * Double(t.box.width); sh += s * Double(t.box.height); sx += s * u; sy += s * v
+    }
+    guard ss > 0 else { return .identity }
+    return DetectorBoxMapping(widthScale: Float(sw / ss), heightScale: Float(sh / ss), centerX: Float(sx / ss), centerY: Float(sy / ss))
+  }
+}
