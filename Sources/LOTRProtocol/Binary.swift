@@ -9,8 +9,9 @@
 ///     u16 points | u16 face_bytes | u16 reserved | faces x face_bytes
 ///
 /// and each face: u32 id | f32 score | f32 box[4] | f32 yaw, pitch, roll (NaN when no
-/// pose) | f32 xy[2 * points]. Readers use payload_length and face_bytes to skip bytes a
-/// later minor version appends; they never assume the sizes.
+/// pose) | f32 xy[2 * points] | (1.1) f32 eye openness right, left (NaN when none).
+/// Readers use payload_length and face_bytes to skip bytes a later minor version appends;
+/// they never assume the sizes (a 1.0 server's faces end after the points).
 public enum BinaryFrame {
   public static let headerBytes = 8
   public static let landmarksHeaderBytes = 36
@@ -19,7 +20,10 @@ public enum BinaryFrame {
   /// Readers refuse larger frames.
   public static let maxPayload = 1 << 24
 
-  public static func faceBytes(points: Int) -> Int { 36 + 8 * points }
+  /// A face record: 36 bytes, the points, 8 bytes of eye openness (1.1).
+  public static func faceBytes(points: Int) -> Int { 44 + 8 * points }
+  /// The shortest face record a reader accepts (protocol 1.0: no eyes).
+  static func minimumFaceBytes(points: Int) -> Int { 36 + 8 * points }
 
   public static func frame(kind: UInt8, payload: [UInt8]) -> [UInt8] {
     var out: [UInt8] = []
@@ -61,6 +65,7 @@ public enum BinaryFrame {
       let pose = pose ? f.pose : nil
       for v in [pose?.yaw ?? .nan, pose?.pitch ?? .nan, pose?.roll ?? .nan] { appendLE(&p, v.bitPattern) }
       for i in 0..<(2 * points) { appendLE(&p, (i < f.points.count ? f.points[i] : .nan).bitPattern) }
+      for v in [f.eyes?.right ?? .nan, f.eyes?.left ?? .nan] { appendLE(&p, v.bitPattern) }
     }
     return frame(kind: kindLandmarks, payload: p)
   }
@@ -76,7 +81,7 @@ public enum BinaryFrame {
       let width = Int(r.u16()), height = Int(r.u16()), faces = Int(r.u16()), points = Int(r.u16())
       let fb = Int(r.u16())
       _ = r.u16()
-      guard fb >= faceBytes(points: points), landmarksHeaderBytes + faces * fb <= payload.count else {
+      guard fb >= minimumFaceBytes(points: points), landmarksHeaderBytes + faces * fb <= payload.count else {
         throw ProtocolError("LANDMARKS record sizes do not add up")
       }
       var list: [Face] = []
@@ -86,8 +91,13 @@ public enum BinaryFrame {
         let box = Box(x: r.f32(), y: r.f32(), width: r.f32(), height: r.f32())
         let (yaw, pitch, roll) = (r.f32(), r.f32(), r.f32())
         let pts = (0..<(2 * points)).map { _ in r.f32() }
+        var eyes: EyeOpenness?
+        if fb >= faceBytes(points: points) {
+          let (right, left) = (r.f32(), r.f32())
+          if !right.isNaN { eyes = EyeOpenness(right: right, left: left) }
+        }
         list.append(Face(id: id, score: score, box: box, pose: yaw.isNaN ? nil : HeadPose(yaw: yaw, pitch: pitch, roll: roll),
-                         points: pts))
+                         eyes: eyes, points: pts))
       }
       return .landmarks(LandmarksMessage(seq: seq, device: device, monoNs: mono, wallNs: wall, width: width, height: height,
                                          faces: list))

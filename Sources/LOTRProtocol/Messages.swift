@@ -11,6 +11,15 @@ public struct HeadPose: Sendable, Equatable {
   public init(yaw: Float, pitch: Float, roll: Float) { self.yaw = yaw; self.pitch = pitch; self.roll = roll }
 }
 
+/// Eye openness: the eye aspect ratio (Soukupová and Čech 2016) of each eye's 6 points,
+/// (|p2 - p6| + |p3 - p5|) / (2 |p1 - p4|): about 0.3 open, below 0.2 closed. `right` is
+/// the subject's right eye (iBUG points 36-41, on the image's left), `left` points 42-47.
+/// Protocol 1.1.
+public struct EyeOpenness: Sendable, Equatable {
+  public var right: Float, left: Float
+  public init(right: Float, left: Float) { self.right = right; self.left = left }
+}
+
 public struct Face: Sendable, Equatable {
   /// Stable while the face is tracked; a new id after it is lost.
   public var id: UInt32
@@ -18,11 +27,13 @@ public struct Face: Sendable, Equatable {
   public var score: Float
   public var box: Box
   public var pose: HeadPose?
+  /// 68-point models only (protocol 1.1); nil from a 1.0 server.
+  public var eyes: EyeOpenness?
   /// x0, y0, x1, y1, ... in frame pixels (continuous: pixel x spans [x, x+1)).
   public var points: [Float]
 
-  public init(id: UInt32, score: Float, box: Box, pose: HeadPose?, points: [Float]) {
-    self.id = id; self.score = score; self.box = box; self.pose = pose; self.points = points
+  public init(id: UInt32, score: Float, box: Box, pose: HeadPose?, eyes: EyeOpenness? = nil, points: [Float]) {
+    self.id = id; self.score = score; self.box = box; self.pose = pose; self.eyes = eyes; self.points = points
   }
 }
 
@@ -166,6 +177,12 @@ extension LandmarksMessage {
         w.key("yaw"); w.float(p.yaw, decimals: 1)
         w.key("pitch"); w.float(p.pitch, decimals: 1)
         w.key("roll"); w.float(p.roll, decimals: 1)
+        w.endObject()
+      }
+      if let e = f.eyes {
+        w.key("eyes"); w.beginObject()
+        w.key("right"); w.float(e.right, decimals: 3)
+        w.key("left"); w.float(e.left, decimals: 3)
         w.endObject()
       }
       w.key("points"); w.beginArray()
@@ -403,8 +420,9 @@ extension Message {
         points.append(f(xy[0])); points.append(f(xy[1]))
       }
       let pose = face["pose"].map { HeadPose(yaw: f($0["yaw"]), pitch: f($0["pitch"]), roll: f($0["roll"])) }
+      let eyes = face["eyes"].map { EyeOpenness(right: f($0["right"]), left: f($0["left"])) }
       return Face(id: UInt32(clamping: face["id"]?.int ?? 0), score: f(face["score"]),
-                  box: Box(x: f(b[0]), y: f(b[1]), width: f(b[2]), height: f(b[3])), pose: pose, points: points)
+                  box: Box(x: f(b[0]), y: f(b[1]), width: f(b[2]), height: f(b[3])), pose: pose, eyes: eyes, points: points)
     }
     return LandmarksMessage(seq: UInt64(max(0, v["seq"]?.int ?? 0)), device: v["device"]?.string ?? "",
                             monoNs: UInt64(max(0, v["mono_ns"]?.int ?? 0)), wallNs: Int64(v["wall_ns"]?.int ?? 0),

@@ -4,7 +4,8 @@ public enum LOTRProto {
   /// Incompatible changes bump the major; additions (new classes, new members, bytes
   /// appended to a binary record) bump the minor. Clients check the major only.
   public static let major = 1
-  public static let minor = 0
+  /// 1.1: LANDMARKS faces carry `eyes` (eye openness), appended to binary face records.
+  public static let minor = 1
   public static let release = "0.1.0"
   /// The longest request line the server accepts, newline included.
   public static let maxRequestLine = 4096

@@ -395,7 +395,7 @@ private struct InferenceLoop {
           let b = t.crop.box
           faces.append(Face(id: UInt32(truncatingIfNeeded: t.id), score: t.source == .detected ? 1 : 0.9,
                             box: Box(x: b.x, y: b.y, width: b.width, height: b.height),
-                            pose: HeadPoseEstimator.estimate(flat), points: flat))
+                            pose: HeadPoseEstimator.estimate(flat), eyes: eyeOpenness(flat), points: flat))
         }
       } else {
         let box = c.box.map { FaceBox(x: $0.x, y: $0.y, width: $0.width, height: $0.height) }
@@ -405,7 +405,7 @@ private struct InferenceLoop {
         flat.reserveCapacity(points.count * 2)
         for p in points { flat.append(p.x); flat.append(p.y) }
         faces.append(Face(id: 1, score: 1, box: Box(x: box.x, y: box.y, width: box.width, height: box.height),
-                          pose: HeadPoseEstimator.estimate(flat), points: flat))
+                          pose: HeadPoseEstimator.estimate(flat), eyes: eyeOpenness(flat), points: flat))
       }
       let inferSeconds = seconds(since: start)
       seq += 1
@@ -419,6 +419,11 @@ private struct InferenceLoop {
       lotr_sys_eventfd_signal(wakeFD)
     }
   }
+}
+
+/// Eye openness of a 68-point face (protocol 1.1), nil for other schemes.
+func eyeOpenness(_ flat: [Float]) -> EyeOpenness? {
+  EyeAspectRatio.ibug68(flat).map { EyeOpenness(right: $0.right, left: $0.left) }
 }
 
 /// Coarse head pose from 68 iBUG landmarks (eyes, nose tip): roll from the eye line, yaw

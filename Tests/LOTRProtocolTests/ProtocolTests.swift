@@ -79,7 +79,8 @@ final class ProtocolTests: XCTestCase {
   func sample() -> LandmarksMessage {
     LandmarksMessage(seq: 7, device: "/dev/video0", monoNs: 123_456_789_012, wallNs: 1_700_000_000_123_456_789, width: 640, height: 480,
                      faces: [Face(id: 3, score: 0.9, box: Box(x: 10, y: 20, width: 100, height: 120),
-                                  pose: HeadPose(yaw: 5, pitch: -3, roll: 1.5), points: (0..<136).map { Float($0) * 1.25 }),
+                                  pose: HeadPose(yaw: 5, pitch: -3, roll: 1.5), eyes: EyeOpenness(right: 0.25, left: 0.125),
+                                  points: (0..<136).map { Float($0) * 1.25 }),
                              Face(id: 4, score: 0.5, box: Box(x: 1, y: 2, width: 3, height: 4), pose: nil, points: (0..<136).map { Float($0) })])
   }
 
@@ -88,13 +89,36 @@ final class ProtocolTests: XCTestCase {
     guard case .landmarks(let fromJSON) = try Message.decode(line: m.jsonLine().dropLast()) else { return XCTFail() }
     XCTAssertEqual(fromJSON, m)
     let frame = BinaryFrame.encode(m)
-    XCTAssertEqual(frame.count, 8 + 36 + 2 * (36 + 8 * 68))
+    XCTAssertEqual(frame.count, 8 + 36 + 2 * (36 + 8 * 68 + 8))
     XCTAssertEqual(Array(frame[0..<8]), [UInt8(truncatingIfNeeded: frame.count - 8), UInt8((frame.count - 8) >> 8), 0, 0, 1, 1, 0, 0])
     guard case .landmarks(let fromBinary) = try BinaryFrame.decode(kind: frame[4], payload: Array(frame[8...]), device: m.device) else {
       return XCTFail()
     }
     XCTAssertEqual(fromBinary, m)
     XCTAssertThrowsError(try BinaryFrame.decode(kind: 1, payload: Array(frame[8..<100])))
+  }
+
+  /// A protocol 1.0 server's record (faces end after the points) still reads, without eyes;
+  /// a longer face record (a later minor) reads, its extra bytes skipped.
+  func testBinaryFaceRecordsOfOtherMinorsRead() throws {
+    let m = sample()
+    var payload = Array(BinaryFrame.encode(m)[8...])
+    let (header, face) = (BinaryFrame.landmarksHeaderBytes, BinaryFrame.faceBytes(points: 68))
+    func faceBytesField(_ p: inout [UInt8], _ v: Int) { p[32] = UInt8(v & 0xff); p[33] = UInt8(v >> 8) }
+    var old = Array(payload[0..<header])
+    for k in 0..<2 { old += payload[(header + k * face)..<(header + k * face + face - 8)] }
+    faceBytesField(&old, face - 8)
+    guard case .landmarks(let fromOld) = try BinaryFrame.decode(kind: 1, payload: old, device: m.device) else { return XCTFail() }
+    var expected = m
+    for k in expected.faces.indices { expected.faces[k].eyes = nil }
+    XCTAssertEqual(fromOld, expected)
+    var newer = Array(payload[0..<header])
+    for k in 0..<2 { newer += payload[(header + k * face)..<(header + (k + 1) * face)] + [1, 2, 3, 4] }
+    faceBytesField(&newer, face + 4)
+    guard case .landmarks(let fromNewer) = try BinaryFrame.decode(kind: 1, payload: newer, device: m.device) else { return XCTFail() }
+    XCTAssertEqual(fromNewer, m)
+    faceBytesField(&payload, 36 + 8 * 68 - 4)
+    XCTAssertThrowsError(try BinaryFrame.decode(kind: 1, payload: payload), "a face record shorter than 1.0's")
   }
 
   func testEveryMessageRoundTrips() throws {

@@ -52,6 +52,19 @@ final class LotrdTests: LotrdTestCase {
       for (ef, gf) in zip(e.faces, g.faces) {
         XCTAssertEqual(ef.points.count, gf.points.count)
         for (a, b) in zip(ef.points, gf.points) { worst = max(worst, abs(a - b)) }
+        // Protocol 1.1: eye openness, the aspect ratio of each eye's six points, recomputed here.
+        func ear(_ first: Int) -> Float {
+          func d(_ i: Int, _ j: Int) -> Float {
+            let (p, q) = (2 * (first + i), 2 * (first + j))
+            return ((gf.points[p] - gf.points[q]) * (gf.points[p] - gf.points[q])
+              + (gf.points[p + 1] - gf.points[q + 1]) * (gf.points[p + 1] - gf.points[q + 1])).squareRoot()
+          }
+          return (d(1, 5) + d(2, 4)) / (2 * d(0, 3))
+        }
+        let eyes = try XCTUnwrap(gf.eyes, "a 68-point face carries eyes")
+        XCTAssertEqual(eyes.right, ear(36), accuracy: 3e-3, "JSON: eyes to 3 decimals, points to 2")
+        XCTAssertEqual(eyes.left, ear(42), accuracy: 3e-3)
+        XCTAssertEqual(ef.eyes?.right ?? .nan, eyes.right, accuracy: 2e-3, "golden eyes")
       }
     }
     XCTAssertLessThanOrEqual(worst, 0.05, "largest landmark difference from golden, pixels")

@@ -42,6 +42,7 @@ def default_socket(directory="/run/lotrd", environ=None):
 _HEADER = struct.Struct("<IBBH")            # payload length, kind, proto major, reserved
 _LANDMARKS = struct.Struct("<QQqHHHHHH")     # seq, mono_ns, wall_ns, width, height, faces, points, face_bytes, reserved
 _FACE = struct.Struct("<If4f3f")             # id, score, box[4], yaw, pitch, roll
+_EYES = struct.Struct("<2f")                 # after the points (1.1): eye openness right, left
 KIND_LANDMARKS, KIND_JSON = 1, 2
 MAX_PAYLOAD = 1 << 24
 
@@ -184,6 +185,10 @@ def decode_landmarks(payload, device=""):
                 "points": [[xy[2 * i], xy[2 * i + 1]] for i in range(npoints)]}
         if not math.isnan(yaw):
             face["pose"] = {"yaw": yaw, "pitch": pitch, "roll": roll}
+        if face_bytes >= _FACE.size + 8 * npoints + _EYES.size:     # protocol 1.1
+            right, left = _EYES.unpack_from(payload, off + _FACE.size + 8 * npoints)
+            if not math.isnan(right):
+                face["eyes"] = {"right": right, "left": left}
         faces.append(face)
     return {"class": "LANDMARKS", "seq": seq, "device": device, "mono_ns": mono, "wall_ns": wall,
             "width": width, "height": height, "faces": faces}
@@ -191,6 +196,7 @@ def decode_landmarks(payload, device=""):
 
 # -- things to derive from 68 iBUG points ----------------------------------------------
 
+# By image side: LEFT_EYE (36-41) is the subject's right eye, the server's eyes["right"].
 LEFT_EYE, RIGHT_EYE = range(36, 42), range(42, 48)
 
 

@@ -29,13 +29,15 @@ def encode_binary(msg):
         payload, kind = json.dumps(msg).encode(), 2
     else:
         n = len(msg["faces"][0]["points"]) if msg["faces"] else 0
-        fb = 36 + 8 * n
+        fb = 44 + 8 * n
         payload = struct.pack("<QQqHHHHHH", msg["seq"], msg["mono_ns"], msg["wall_ns"], msg["width"], msg["height"],
                               len(msg["faces"]), n, fb + 4, 0)  # face_bytes + 4: a future minor's extra field
         for f in msg["faces"]:
             pose = f.get("pose", {"yaw": float("nan"), "pitch": float("nan"), "roll": float("nan")})
+            eyes = f.get("eyes", {"right": float("nan"), "left": float("nan")})
             payload += struct.pack("<If4f3f", f["id"], f["score"], *f["box"], pose["yaw"], pose["pitch"], pose["roll"])
-            payload += struct.pack("<%df" % (2 * n), *[c for p in f["points"] for c in p]) + b"\0" * 4
+            payload += struct.pack("<%df" % (2 * n), *[c for p in f["points"] for c in p])
+            payload += struct.pack("<2f", eyes["right"], eyes["left"]) + b"\0" * 4
         kind = 1
     return struct.pack("<IBBH", len(payload), kind, 1, 0) + payload
 
@@ -116,6 +118,7 @@ class ClientTests(unittest.TestCase):
                 self.assertAlmostEqual(p[0], q[0], places=3)
                 self.assertAlmostEqual(p[1], q[1], places=3)
             self.assertAlmostEqual(a["faces"][0]["pose"]["yaw"], b["faces"][0]["pose"]["yaw"], places=3)
+            self.assertAlmostEqual(a["faces"][0]["eyes"]["left"], b["faces"][0]["eyes"]["left"], places=3)
         self.assertEqual(got[-1]["event"], "eof")
 
     def test_refuses_another_major_version(self):
@@ -144,6 +147,12 @@ class ClientTests(unittest.TestCase):
         flat = {k: (x, 0) for k, (x, _) in eye.items()}
         points = [flat.get(i, (0, 0)) for i in range(68)]
         self.assertEqual(lotr_client.eye_aspect_ratio(points, lotr_client.LEFT_EYE), 0)
+        # The server's eyes (protocol 1.1) are this ratio of the same points (image left eye
+        # = the subject's right).
+        for m in golden():
+            f = m["faces"][0]
+            self.assertAlmostEqual(f["eyes"]["right"], lotr_client.eye_aspect_ratio(f["points"], lotr_client.LEFT_EYE), delta=2e-3)
+            self.assertAlmostEqual(f["eyes"]["left"], lotr_client.eye_aspect_ratio(f["points"], lotr_client.RIGHT_EYE), delta=2e-3)
         # The daemon's pose rule, reproduced: compare with the golden poses.
         for m in golden():
             yaw, pitch, roll = lotr_client.head_pose(m["faces"][0]["points"])

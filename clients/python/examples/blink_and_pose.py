@@ -3,7 +3,8 @@
 
     python3 clients/python/examples/blink_and_pose.py [--socket PATH] [-n COUNT] [--binary]
 
-Prints one line per result: eye aspect ratios, a blink counter (both eyes under the
+Prints one line per result: eye openness (the eye aspect ratios the server sends in
+`eyes`, image left eye first; computed from the points for a protocol 1.0 server), a blink counter (both eyes under the
 threshold for at least two results, then open again) and yaw/pitch/roll.
 """
 import argparse
@@ -31,8 +32,12 @@ def main():
                 print("device %s: %s" % (msg["path"], msg.get("event", msg["state"])))
             if msg["class"] != "LANDMARKS" or not msg["faces"]:
                 continue
-            pts = msg["faces"][0]["points"]
-            left, right = eye_aspect_ratio(pts, LEFT_EYE), eye_aspect_ratio(pts, RIGHT_EYE)
+            face = msg["faces"][0]
+            pts = face["points"]
+            if "eyes" in face:      # protocol 1.1: the server's eye openness
+                left, right = face["eyes"]["right"], face["eyes"]["left"]   # image left = subject's right
+            else:                   # a 1.0 server: the same ratio from the points
+                left, right = eye_aspect_ratio(pts, LEFT_EYE), eye_aspect_ratio(pts, RIGHT_EYE)
             if max(left, right) < args.threshold:
                 closed_for += 1
             else:
