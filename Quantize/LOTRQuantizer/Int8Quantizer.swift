@@ -79,7 +79,20 @@ public enum Int8Quantizer {
     var int8 = [Bool](repeating: false, count: graph.nodes.count)
     func int8Available(_ t: Int) -> Bool { producer[t] >= 0 && int8[producer[t]] }
     let forms = graph.nodes.map { node in node.attributes.int8Form(node.inputs.map { tensors[$0].shape }, tensors[node.outputs[0]].shape) }
-    for (n, node) in graph.nodes.enumerated() where !options.keepFloat.contains(node.name) {
+    // A face detector's output layers (those writing the graph output through layout ops
+    // only) stay float: box offsets in input pixels and score logits need more than 256
+    // levels over their range (BlazeFace's heads: 1.4 of 31 M MACs).
+    var outputWriters = Set<Int>()
+    if graph.metadata.kind == .faceDetection {
+      var frontier = [output]
+      while let t = frontier.popLast() {
+        let n = producer[t]
+        guard n >= 0, !outputWriters.contains(n) else { continue }
+        outputWriters.insert(n)
+        if forms[n] == .sharesInputQuantization || graph.nodes[n].op == .concat { frontier += graph.nodes[n].inputs.filter { tensors[$0].role != .constant } }
+      }
+    }
+    for (n, node) in graph.nodes.enumerated() where !options.keepFloat.contains(node.name) && !outputWriters.contains(n) {
       let form = forms[n]
       switch (form, node.op) {
       case (.float, _):

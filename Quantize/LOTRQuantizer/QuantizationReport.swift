@@ -24,9 +24,12 @@ public enum QuantizationRun {
     public var report: [String]
   }
 
-  public static func run(_ graph: ImportedGraph, calibration: FaceSet, validation: FaceSet?,
+  public static func run(_ imported: ImportedGraph, calibration: FaceSet, validation: FaceSet?,
                          settings: Settings, progress: ((String, Int, Int) -> Void)? = nil) throws -> Outcome {
     guard !calibration.faces.isEmpty else { throw ImportError("the calibration set is empty") }
+    var graph = imported
+    let equalized = ChannelEqualization.apply(&graph)
+    if equalized > 0 { graph.notes.append("\(equalized) depthwise -> convolution pairs equalized per channel") }
     if graph.metadata.kind == .faceDetection {
       return try runDetector(graph, calibration: calibration, validation: validation, settings: settings, progress: progress)
     }
@@ -53,6 +56,7 @@ public enum QuantizationRun {
     report.append("MACs: \(result.int8MACs) int8 + \(result.floatMACs) float (\(percent(result.int8MACs, total)) int8); "
       + "calibrated on \(stats.images) faces, ranges by \(settings.options.method)")
     report.append("file: \(int8Bytes.count) bytes int8 (float model: \(try graph.modelBuilder().serialize().count) bytes)")
+    if let note = graph.notes.last(where: { $0.hasSuffix("equalized per channel") }) { report.append(note) }
     if !result.raisedScales.isEmpty {
       report.append("output scale raised to keep requantization below 0.5: " + result.raisedScales.joined(separator: ", "))
     }
@@ -116,6 +120,9 @@ public enum QuantizationRun {
     report.append("MACs: \(result.int8MACs) int8 + \(result.floatMACs) float (\(percent(result.int8MACs, total)) int8); "
       + "calibrated on \(stats.images) frames, ranges by \(settings.options.method)")
     report.append("file: \(int8Bytes.count) bytes int8 (float model: \(floatBytes.count) bytes)")
+    if let note = graph.notes.last(where: { $0.hasSuffix("equalized per channel") }) { report.append(note) }
+    let kept = result.layers.isEmpty ? [] : graph.nodes.filter { n in !result.layers.contains { $0.node == n.name } && n.op == .conv2d }.map(\.name)
+    if !kept.isEmpty { report.append("float convolutions (they write the output's boxes and scores): " + kept.joined(separator: ", ")) }
     report.append("")
     report.append(pad("int8 layer", 34) + pad("op", 8) + pad("s_in", 11) + pad("s_out", 11) + pad("s_w min..max", 22) + "MACs")
     for l in result.layers {

@@ -13,6 +13,10 @@ struct LOTRQuantizeCommand: ParsableCommand {
     commandName: "lotr-quantize",
     abstract: "Turn a trained LOTR ONNX model into a .lotr model file for the lotr-edge runtime.",
     discussion: """
+      A face detector (metadata task = face-detection, as training/lotr_train/blazeface.py \
+      writes it) is calibrated on the whole images of --calibration, letterboxed, and \
+      checked by decoding both models' faces.
+
       The ONNX model is the one training/ exports (opset 17, input 1x3xHxW, output 1xNx2, \
       metadata_props with landmark_count, mirror_permutation, crop_rule, input_size, mean, std, \
       coordinate_convention, training_data and licence). BatchNorm is folded into convolutions, \
@@ -60,8 +64,8 @@ struct LOTRQuantizeCommand: ParsableCommand {
   @Flag(name: .shortAndLong, help: "No progress lines on stderr (they are shown only on a terminal anyway).")
   var quiet = false
 
-  @Option(name: .long, help: "Activation ranges: minmax, or percentile (with --percentile).")
-  var method: String = "minmax"
+  @Option(name: .long, help: "Activation ranges: minmax, or percentile (with --percentile). Default: minmax for landmark models, percentile for face detectors (heavy-tailed activations).")
+  var method: String?
 
   @Option(name: .long, help: "Percentile for --method percentile.")
   var percentile: Double = 99.99
@@ -82,7 +86,7 @@ struct LOTRQuantizeCommand: ParsableCommand {
     if !float && calibration == nil {
       throw ValidationError("the int8 model needs --calibration <folder of face images> (or --float for the float model)")
     }
-    guard ["minmax", "percentile"].contains(method) else { throw ValidationError("--method is minmax or percentile") }
+    guard method == nil || ["minmax", "percentile"].contains(method!) else { throw ValidationError("--method is minmax or percentile") }
     guard percentile > 50, percentile <= 100 else { throw ValidationError("--percentile must be in (50, 100]") }
     guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
   }
@@ -92,7 +96,10 @@ struct LOTRQuantizeCommand: ParsableCommand {
     let counts = graph.nodes.reduce(into: [Op: Int]()) { $0[$1.op, default: 0] += 1 }
     let macs = graph.macs()
     let weights = graph.tensors.compactMap { $0.data?.count }.reduce(0, +)
-    print("imported \(onnx): '\(graph.metadata.name)', \(graph.metadata.landmarkCount) landmarks, input \(graph.metadata.input.width)x\(graph.metadata.input.height)")
+    let m = graph.metadata
+    let what = m.kind == .faceDetection
+      ? "face detector, \(m.outputShape[1]) anchors, \(m.landmarkCount) keypoints" : "\(m.landmarkCount) landmarks"
+    print("imported \(onnx): '\(m.name)', \(what), input \(m.input.width)x\(m.input.height)")
     print("  \(graph.nodes.count) nodes: " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
     print("  \(weights) weights (\(weights * 4 / 1024) KiB f32), \(macs.values.reduce(0, +)) MACs per face")
     if verbose { for note in graph.notes { print("  " + note) } }
@@ -113,7 +120,8 @@ struct LOTRQuantizeCommand: ParsableCommand {
       try FaceSet.load(folder: folder, only: validationOnly) { progress.show("loading validation faces", $0, $1) }
     }
     var settings = QuantizationRun.Settings(kernels: try KernelPath.default())
-    settings.options = Int8Quantizer.Options(method: method == "minmax" ? .minMax : .percentile(percentile),
+    let ranges = method ?? (graph.metadata.kind == .faceDetection ? "percentile" : "minmax")
+    settings.options = Int8Quantizer.Options(method: ranges == "minmax" ? .minMax : .percentile(percentile),
                                              keepFloat: Set(keepFloat))
     settings.sensitivity = sensitivity
     let known = Set(graph.nodes.map(\.name))
