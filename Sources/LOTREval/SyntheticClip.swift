@@ -30,7 +30,10 @@ public struct SplitRNG: Sendable {
 /// translating, zooming and rolling, then still), with fresh sensor noise on every frame.
 /// Ground truth moves with the same transform.
 public struct SyntheticClip: Sendable {
-  public struct Pose: Sendable { public var cx: Float, cy: Float, scale: Float, roll: Float }
+  public struct Pose: Sendable {
+    public var cx: Float, cy: Float, scale: Float, roll: Float
+    public init(cx: Float, cy: Float, scale: Float, roll: Float) { self.cx = cx; self.cy = cy; self.scale = scale; self.roll = roll }
+  }
   public var width = 640, height = 480
   public var frameCount: Int
   public var fps: Double = 30
@@ -55,8 +58,10 @@ public struct SyntheticClip: Sendable {
                 scale: base.scale * (1 + 0.15 * sinf(2 * .pi * t / 100)), roll: 0.3 * sinf(2 * .pi * t / 80))
   }
 
-  public func truth(face k: Int, frame n: Int) -> [Point] {
-    let p = pose(face: k, frame: n)
+  public func truth(face k: Int, frame n: Int) -> [Point] { truth(face: k, pose: pose(face: k, frame: n)) }
+
+  /// Face k's points when its photo is placed with pose `p`.
+  public func truth(face k: Int, pose p: Pose) -> [Point] {
     let src = sources[k]
     let (ox, oy) = (Float(src.image.width) / 2, Float(src.image.height) / 2)
     let (c, s) = (cosf(p.roll) * p.scale, sinf(p.roll) * p.scale)
@@ -67,7 +72,14 @@ public struct SyntheticClip: Sendable {
   }
 
   public func render(frame n: Int) -> RGBImage {
-    var rng = SplitRNG(seed: UInt64(n) &+ 12345)
+    render(poses: sources.indices.map { pose(face: $0, frame: n) }, seed: UInt64(n) &+ 12345)
+  }
+
+  /// The frame with each source photo placed by its pose (one per source) on the textured
+  /// background, plus sensor noise seeded by `seed`.
+  public func render(poses: [Pose], seed: UInt64) -> RGBImage {
+    precondition(poses.count == sources.count, "one pose per source")
+    var rng = SplitRNG(seed: seed)
     var px = [UInt8](repeating: 0, count: width * height * 3)
     // Background: a smooth gradient with a coarse checker, so the detector sees texture.
     for y in 0..<height {
@@ -79,13 +91,16 @@ public struct SyntheticClip: Sendable {
       }
     }
     for k in sources.indices {
-      let p = pose(face: k, frame: n)
+      let p = poses[k]
       let src = sources[k].image
       let (ox, oy) = (Float(src.width) / 2, Float(src.height) / 2)
       let (c, s) = (cosf(p.roll) / p.scale, sinf(p.roll) / p.scale)
       let half = Int((Float(max(src.width, src.height)) * p.scale * 0.75).rounded(.up))
-      for y in max(0, Int(p.cy) - half)..<min(height, Int(p.cy) + half) {
-        for x in max(0, Int(p.cx) - half)..<min(width, Int(p.cx) + half) {
+      let (y0, y1) = (max(0, Int(p.cy) - half), min(height, Int(p.cy) + half))
+      let (x0, x1) = (max(0, Int(p.cx) - half), min(width, Int(p.cx) + half))
+      guard y0 < y1, x0 < x1 else { continue }  // placed outside the frame
+      for y in y0..<y1 {
+        for x in x0..<x1 {
           // Frame pixel centre to source coordinates (inverse similarity).
           let (dx, dy) = (Float(x) + 0.5 - p.cx, Float(y) + 0.5 - p.cy)
           let (u, v) = (c * dx + s * dy + ox - 0.5, -s * dx + c * dy + oy - 0.5)

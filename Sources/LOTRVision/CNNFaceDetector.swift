@@ -110,8 +110,14 @@ public final class CNNFaceDetector: @unchecked Sendable {
     /// Candidates overlapping the best by more than this IoU merge into it.
     public var suppressionIoU: Float = 0.3
     public var maxFaces: Int = 8
-    public init(minScore: Float = 0.5, suppressionIoU: Float = 0.3, maxFaces: Int = 8) {
+    /// When the whole frame shows no face, look again in 2x2 overlapping square tiles of
+    /// 0.6 x the frame's longer side (faces 1.7x larger in the input): the short-range
+    /// model misses faces under about a fifth of the frame (docs/VISION.md). Costs 4 more
+    /// passes, only on frames with no face found.
+    public var tileWhenEmpty = true
+    public init(minScore: Float = 0.5, suppressionIoU: Float = 0.3, maxFaces: Int = 8, tileWhenEmpty: Bool = true) {
       self.minScore = minScore; self.suppressionIoU = suppressionIoU; self.maxFaces = maxFaces
+      self.tileWhenEmpty = tileWhenEmpty
     }
   }
 
@@ -144,15 +150,24 @@ public final class CNNFaceDetector: @unchecked Sendable {
     return String(model[...slash]) + "blazeface-short.lotr"
   }
 
-  /// The 2x3 map from detector input (u - 0.5, v - 0.5, 1) to frame pixels: the frame
-  /// letterboxed, centred, into the square input.
-  public func letterbox(width: Int, height: Int) -> [Float] {
-    CropGeometry.transform(box: FaceBox(x: 0, y: 0, width: Float(width), height: Float(height)), crop: metadata.crop)
-  }
-
   /// Faces in the frame, best score first, after NMS (before `maxFaces`: all of them).
   public func candidates(in image: RGBImage, minScore: Float? = nil) -> [AnchorDecoding.Candidate] {
-    let a = letterbox(width: image.width, height: image.height)
+    let (w, h) = (Float(image.width), Float(image.height))
+    let found = pass(image, region: FaceBox(x: 0, y: 0, width: w, height: h), minScore: minScore)
+    guard found.isEmpty, options.tileWhenEmpty else { return found }
+    let side = 0.6 * max(w, h)
+    var tiled: [AnchorDecoding.Candidate] = []
+    for (fx, fy) in [(Float(0), Float(0)), (1, 0), (0, 1), (1, 1)] {
+      let tile = FaceBox(x: fx * (w - side), y: fy * (h - side), width: side, height: side)
+      tiled += pass(image, region: tile, minScore: minScore)
+    }
+    return AnchorDecoding.weightedNMS(tiled, iou: options.suppressionIoU)
+  }
+
+  /// One run of the network on `region` of the frame (a square, or the frame letterboxed),
+  /// candidates in frame pixels after NMS.
+  func pass(_ image: RGBImage, region: FaceBox, minScore: Float?) -> [AnchorDecoding.Candidate] {
+    let a = CropGeometry.transform(box: region, crop: metadata.crop)
     input.fill(from: image, transform: a)
     network.run()
     let m = metadata
@@ -176,9 +191,9 @@ public final class CNNFaceDetector: @unchecked Sendable {
 }
 
 extension DetectorBoxMapping {
-  /// Fitted with `lotr vision fit-mapping --detector-model models/blazeface-short.lotr` on the
-  /// even-numbered 300-W training faces (docs/VISION.md).
-  public static let blazeFaceShortRange = DetectorBoxMapping(widthScale: 1, heightScale: 1, centerX: 0, centerY: 0)
+  /// Fitted by `lotr vision cnn --data ../shared/data/300w-train` (models/blazeface-short.lotr)
+  /// on the 1,813 300-W training faces outside training/splits/300w-val.txt (docs/VISION.md).
+  public static let blazeFaceShortRange = DetectorBoxMapping(widthScale: 0.9101, heightScale: 0.8776, centerX: 0.0039, centerY: 0.0784)
 
   /// The rolled landmark box of a detector candidate in frame pixels: roll from the eye
   /// keypoints (0 without keypoints), side s = the box's longer side, the constants applied
