@@ -272,6 +272,42 @@ def orient(S: np.ndarray, C: np.ndarray, keep: np.ndarray | None = None) -> dict
             "nose_towards_camera": float(np.mean(nose_depth * (-1 if flipped else 1) < 0))}
 
 
+# ---------------------------------------------------------------- frontal fixture
+def asymmetry_2d(shape: np.ndarray) -> float:
+    """How far a 2-D 68-point shape is from mirror-symmetric: the RMS distance between it and
+    its mirror image (x negated, points permuted) after the best similarity alignment, in
+    outer-eye-corner distances. Near 0 only for a face seen from the front (yaw 0); says
+    nothing of pitch."""
+    a = shape - shape.mean(axis=0)
+    b = a[mirror_perm_68()] * [-1.0, 1.0]
+    za, zb = a[:, 0] + 1j * a[:, 1], b[:, 0] + 1j * b[:, 1]
+    s = (np.conj(zb) @ za) / (np.conj(zb) @ zb)          # complex: rotation and scale
+    return float(np.sqrt((np.abs(za - s * zb) ** 2).mean()) / np.linalg.norm(a[36] - a[45]))
+
+
+def write_frontal_fixture(data_dir: str, val_list: str, path: str, count: int = 20) -> None:
+    """The `count` validation faces with the most mirror-symmetric ground truth, as
+    image,width,height,x0,y0,...: continuous pixel coordinates (0-based + 0.5) in the
+    320 x 320 crops of the data set."""
+    with open(val_list) as f:
+        val = {line.strip() for line in f if line.strip()}
+    rows = []
+    with open(os.path.join(data_dir, "landmarks.csv"), newline="") as f:
+        r = csv.reader(f)
+        next(r)
+        for row in r:
+            if row[0] in val:
+                pts = np.array([float(x) for x in row[2:]]).reshape(68, 2) + 0.5
+                rows.append((asymmetry_2d(pts), row[0], pts))
+    rows.sort(key=lambda t: t[0])
+    with open(path, "w") as f:
+        f.write("image,width,height," + ",".join("x%d,y%d" % (i, i) for i in range(68)) + "\n")
+        for asym, name, pts in rows[:count]:
+            f.write("%s,320,320,%s\n" % (name, ",".join("%.2f" % v for v in pts.ravel())))
+    print("wrote %s: %d of %d validation faces, 2-D asymmetry %.4f-%.4f outer-eye distances"
+          % (path, count, len(rows), rows[0][0], rows[count - 1][0]))
+
+
 # ---------------------------------------------------------------- output
 def swift_source(X: np.ndarray, command: str, data: str, faces: int, used: int, rms: float, rms_all: float) -> str:
     X = X + 0.0                                            # no -0.0 in the table
@@ -329,7 +365,12 @@ def main(argv=None):
     ap.add_argument("--swift", default=os.path.join(repo, "Sources", "LOTRVision", "MeanFace3D.swift"))
     ap.add_argument("--client", default=os.path.join(repo, "clients", "python", "lotr_client.py"))
     ap.add_argument("--dry-run", action="store_true", help="print the residuals only")
+    ap.add_argument("--frontal-fixture", metavar="CSV", help="instead: write the most mirror-symmetric "
+                    "validation faces (Tests/Fixtures/vision/frontal_faces.csv)")
     args = ap.parse_args(argv)
+    if args.frontal_fixture:
+        write_frontal_fixture(args.data, args.val, args.frontal_fixture)
+        return
     names, shapes = load_training_shapes(args.data, args.val)
     w = normalise(shapes, FACTORISED)
     fit = robust_factorise(w, FACTORISED)
