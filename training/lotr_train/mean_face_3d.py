@@ -8,17 +8,20 @@ Input: the 300-W training faces (landmarks.csv, iBUG 68 scheme) minus the valida
 listed in splits/300w-val.txt. No third-party 3-D model is used.
 
 Method (Tomasi and Kanade 1992, under scaled orthography; Morita and Kanade's metric upgrade):
-1. Each face's 68 points are centred on their centroid and scaled to unit RMS radius; the
-   2F x 68 measurement matrix W of the F faces has rank 3 for a rigid shape seen under
-   scaled orthography (translation removed by the centring).
-2. Rank-3 SVD: W ~ M S (M 2F x 3 affine cameras, S 3 x 68 affine shape).
+1. Each face's points are centred on the centroid of points 17-67 and scaled to unit RMS
+   radius; the 2F x 51 measurement matrix W of the F faces' points 17-67 has rank 3 for a
+   rigid shape seen under scaled orthography (translation removed by the centring). The jaw
+   outline (0-16) is left out of the factorisation (see FACTORISED) and placed at the end,
+   by least squares given the cameras, so all 68 points come out.
+2. Rank-3 SVD: W ~ M S (M 2F x 3 affine cameras, S 3 x 51 affine shape).
 3. Metric upgrade: find L = Q Q^T (symmetric 3 x 3) with, for each face's camera rows a, b,
    a L a^T = b L b^T and a L b^T = 0 (orthogonal rows of equal norm): a homogeneous linear
    system in L's 6 entries, solved by its smallest singular vector; Q from L's eigen-
    decomposition; cameras M Q, shape Q^-1 S.
 4. Refinement: alternating least squares on the same model (each face's scaled-orthographic
-   camera s R by orthogonal Procrustes given the shape, then the shape given the cameras by
-   linear least squares), which the SVD's affine solution only approximates.
+   camera s R given the shape, by Gauss-Newton from the nearest orthonormal rows to its
+   affine camera, then the shape given the cameras by linear least squares), which the
+   SVD's affine solution only approximates.
 5. Robustness: the faces whose RMS residual is above the 90th percentile (strong
    expressions, annotation slips, the moving jaw outline of turned faces) are dropped and
    steps 1-4 are run again on the rest.
@@ -33,7 +36,8 @@ Method (Tomasi and Kanade 1992, under scaled orthography; Morita and Kanade's me
 
 Output: Sources/LOTRVision/MeanFace3D.swift (68 x (x, y, z) Float literals) and the same
 table between the `BEGIN/END generated mean face` marks of clients/python/lotr_client.py;
-the residuals are printed.
+the residuals are printed. With --frontal-fixture CSV: the 20 most mirror-symmetric
+validation faces for the head-pose tests (Tests/Fixtures/vision/frontal_faces.csv).
 """
 from __future__ import annotations
 
