@@ -22,6 +22,7 @@ struct Config: Equatable, Sendable {
   var detector = "auto"
   var detectorModel = ""
   var cascade = ""
+  var focal = 0.0
   var idleTimeout = 10.0
   var maxClients = 32
   var queueFrames = 4
@@ -106,6 +107,10 @@ struct Config: Equatable, Sendable {
            apply: { c, v in c.detectorModel = v }, show: { $0.detectorModel }),
     Option(name: "cascade", metavar: "FILE", help: "Cascade XML for --detector (default: OpenCV's, under /usr/share/opencv4).",
            apply: { c, v in c.cascade = v }, show: { $0.cascade }),
+    Option(name: "focal", metavar: "PIXELS", help: """
+      The camera's focal length in pixels at the capture size, for the head pose (0: the \
+      frame's larger side, a 53-degree field of view across it; a calibrated value is better).
+      """, apply: { c, v in c.focal = try double(v, 0...1e6) }, show: { fixed($0.focal, 1) }),
     Option(name: "idle-timeout", metavar: "SECONDS", help: "Close the source this long after the last watcher leaves.",
            apply: { c, v in c.idleTimeout = try double(v, 0...86400) }, show: { fixed($0.idleTimeout, 1) }),
     Option(name: "max-clients", metavar: "N", help: "Connections beyond this get an ERROR and are closed.",

@@ -395,7 +395,7 @@ private struct InferenceLoop {
           let b = t.crop.box
           faces.append(Face(id: UInt32(truncatingIfNeeded: t.id), score: t.source == .detected ? 1 : 0.9,
                             box: Box(x: b.x, y: b.y, width: b.width, height: b.height),
-                            pose: HeadPoseEstimator.estimate(flat), eyes: eyeOpenness(flat), points: flat))
+                            pose: headPose(flat, image.width, image.height, focal: c.focal), eyes: eyeOpenness(flat), points: flat))
         }
       } else {
         let box = c.box.map { FaceBox(x: $0.x, y: $0.y, width: $0.width, height: $0.height) }
@@ -405,7 +405,7 @@ private struct InferenceLoop {
         flat.reserveCapacity(points.count * 2)
         for p in points { flat.append(p.x); flat.append(p.y) }
         faces.append(Face(id: 1, score: 1, box: Box(x: box.x, y: box.y, width: box.width, height: box.height),
-                          pose: HeadPoseEstimator.estimate(flat), eyes: eyeOpenness(flat), points: flat))
+                          pose: headPose(flat, image.width, image.height, focal: c.focal), eyes: eyeOpenness(flat), points: flat))
       }
       let inferSeconds = seconds(since: start)
       seq += 1
@@ -426,36 +426,20 @@ func eyeOpenness(_ flat: [Float]) -> EyeOpenness? {
   EyeAspectRatio.ibug68(flat).map { EyeOpenness(right: $0.right, left: $0.left) }
 }
 
-/// Coarse head pose from 68 iBUG landmarks (eyes, nose tip): roll from the eye line, yaw
-/// from the nose tip's offset from the eye midpoint across the face, pitch from the nose
-/// tip's height between the eyes and the mouth. Degrees; nil for other schemes.
-enum HeadPoseEstimator {
-  static func estimate(_ p: [Float]) -> HeadPose? {
-    guard p.count == 136 else { return nil }
-    func pt(_ i: Int) -> (Float, Float) { (p[2 * i], p[2 * i + 1]) }
-    func mean(_ r: ClosedRange<Int>) -> (Float, Float) {
-      var (x, y) = (Float(0), Float(0))
-      for i in r { x += p[2 * i]; y += p[2 * i + 1] }
-      return (x / Float(r.count), y / Float(r.count))
-    }
-    let l = mean(36...41), r = mean(42...47), mouth = mean(48...67), nose = pt(30)
-    let (dx, dy) = (r.0 - l.0, r.1 - l.1)
-    let iod = (dx * dx + dy * dy).squareRoot()
-    guard iod > 1e-3, iod.isFinite else { return nil }
-    let roll = atan2f(dy, dx)
-    let (c, s) = (cosf(-roll), sinf(-roll))
-    func rotate(_ q: (Float, Float)) -> (Float, Float) {
-      let (x, y) = (q.0 - (l.0 + r.0) / 2, q.1 - (l.1 + r.1) / 2)
-      return (c * x - s * y, s * x + c * y)
-    }
-    let n = rotate(nose), m = rotate(mouth)
-    let yaw = asinf(max(-1, min(1, n.0 / (0.8 * iod))))
-    let ratio = m.1 > 1e-3 ? n.1 / m.1 : 0.6
-    let pitch = asinf(max(-1, min(1, (0.6 - ratio) * 2.5)))
-    let deg = Float(180) / .pi
-    return HeadPose(yaw: yaw * deg, pitch: pitch * deg, roll: roll * deg)
-  }
+/// LANDMARKS' head pose: LOTRVision's fit of the mean 3-D face (HeadPoseFitter) through a
+/// pinhole camera with its principal point at the frame's centre and a focal length of
+/// --focal, or the frame's larger side when that is 0 (docs/PROTOCOL.md). nil for other
+/// point counts than 68, when the fit fails, and when its error says the points are no face.
+func headPose(_ points: [Float], _ width: Int, _ height: Int, focal: Double) -> HeadPose? {
+  guard points.count == 136 else { return nil }
+  let camera = PinholeCamera(width: width, height: height, focal: focal > 0 ? Float(focal) : nil)
+  guard let fit = HeadPoseFitter.fit(points, camera: camera), fit.rmsError <= maxPoseError else { return nil }
+  return HeadPose(yaw: fit.yaw, pitch: fit.pitch, roll: fit.roll)
 }
+
+/// Real faces fit the mean face to 0.03-0.08 outer-eye distances (RMS), whatever the pose;
+/// landmarks this far off are not a face (or the model failed), and no pose is sent.
+let maxPoseError: Float = 0.3
 
 /// The face finding --detector asks for, resolved to files. auto: BlazeFace when its model
 /// is found, else the Haar cascade when OpenCV's is installed, else none.

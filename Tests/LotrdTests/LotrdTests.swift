@@ -330,7 +330,7 @@ final class LotrdTests: LotrdTestCase {
     let (hs, help) = try run(["--help"])
     XCTAssertEqual(hs, 0)
     for option in ["--source", "--model", "--socket", "--group", "--threads", "--fps", "--idle-timeout", "--max-clients",
-                   "--queue", "--stall-timeout", "--log-level", "LOTRD_SOCKET", "SIGHUP", "LISTEN_FDS"] {
+                   "--queue", "--stall-timeout", "--log-level", "--focal", "LOTRD_SOCKET", "SIGHUP", "LISTEN_FDS"] {
       XCTAssertTrue(help.contains(option), "--help documents \(option)")
     }
     let (cs, check) = try run(synthetic() + ["--check"])

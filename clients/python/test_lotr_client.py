@@ -153,13 +153,40 @@ class ClientTests(unittest.TestCase):
             f = m["faces"][0]
             self.assertAlmostEqual(f["eyes"]["right"], lotr_client.eye_aspect_ratio(f["points"], lotr_client.LEFT_EYE), delta=2e-3)
             self.assertAlmostEqual(f["eyes"]["left"], lotr_client.eye_aspect_ratio(f["points"], lotr_client.RIGHT_EYE), delta=2e-3)
-        # The daemon's pose rule, reproduced: compare with the golden poses.
+        # The daemon's pose fit, reproduced: compare with the golden poses (one decimal).
         for m in golden():
-            yaw, pitch, roll = lotr_client.head_pose(m["faces"][0]["points"])
+            yaw, pitch, roll = lotr_client.head_pose(m["faces"][0]["points"], m["width"], m["height"])
             want = m["faces"][0]["pose"]
-            self.assertAlmostEqual(yaw, want["yaw"], delta=0.3)
-            self.assertAlmostEqual(pitch, want["pitch"], delta=0.3)
-            self.assertAlmostEqual(roll, want["roll"], delta=0.3)
+            self.assertAlmostEqual(yaw, want["yaw"], delta=0.06)
+            self.assertAlmostEqual(pitch, want["pitch"], delta=0.06)
+            self.assertAlmostEqual(roll, want["roll"], delta=0.06)
+
+    def test_head_pose_recovers_a_projected_mean_face(self):
+        # The mean face at a known pose through the default camera of a 640x480 frame: back
+        # exactly; with another focal length given, too. R = Ry(-yaw) Rx(pitch) Rz(roll).
+        def rotation(yaw, pitch, roll):
+            y, p, r = (math.radians(v) for v in (yaw, pitch, roll))
+            Ry = ((math.cos(y), 0, -math.sin(y)), (0, 1, 0), (math.sin(y), 0, math.cos(y)))
+            Rx = ((1, 0, 0), (0, math.cos(p), -math.sin(p)), (0, math.sin(p), math.cos(p)))
+            Rz = ((math.cos(r), -math.sin(r), 0), (math.sin(r), math.cos(r), 0), (0, 0, 1))
+            mul = lambda A, B: tuple(tuple(sum(A[i][k] * B[k][j] for k in range(3)) for j in range(3)) for i in range(3))
+            return mul(mul(Ry, Rx), Rz)
+        for (yaw, pitch, roll), focal in (((0, 0, 0), None), ((35, -20, 12), None), ((-48, 28, -25), 900)):
+            R, t, f = rotation(yaw, pitch, roll), (0.6, -0.3, 6.0), focal or 640
+            pts = []
+            for X in lotr_client.MEAN_FACE_3D:
+                P = [sum(R[i][k] * X[k] for k in range(3)) + t[i] for i in range(3)]
+                pts.append((f * P[0] / P[2] + 320, f * P[1] / P[2] + 240))
+            fit = lotr_client.fit_head_pose(pts, 640, 480, focal)
+            for got, want in zip((fit["yaw"], fit["pitch"], fit["roll"]), (yaw, pitch, roll)):
+                self.assertAlmostEqual(got, want, delta=1e-4)
+            self.assertLess(fit["error"], 1e-6)
+            self.assertAlmostEqual(fit["translation"][2], 6.0, delta=1e-4)
+        # Degenerate input: None, never an exception.
+        self.assertIsNone(lotr_client.head_pose([(5, 5)] * 68, 640, 480))
+        self.assertIsNone(lotr_client.head_pose([(5, 5)] * 10, 640, 480))
+        self.assertIsNone(lotr_client.head_pose([(float("nan"), 1)] * 68, 640, 480))
+        self.assertIsNone(lotr_client.head_pose([(i, 2 * i) for i in range(68)], 640, 480))
 
 
 if __name__ == "__main__":

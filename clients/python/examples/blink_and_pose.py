@@ -21,6 +21,8 @@ def main():
     ap.add_argument("-n", "--count", type=int, default=0)
     ap.add_argument("--binary", action="store_true")
     ap.add_argument("--threshold", type=float, default=0.2)
+    ap.add_argument("--focal", type=float, default=None,
+                    help="camera focal length in pixels for poses computed here (default: the frame's larger side)")
     args = ap.parse_args()
     blinks, closed_for, seen = 0, 0, 0
     with LotrClient(args.socket) as client:
@@ -44,7 +46,10 @@ def main():
                 if closed_for >= 2:
                     blinks += 1
                 closed_for = 0
-            pose = head_pose(pts) or (float("nan"),) * 3
+            # The daemon's pose when it sent one; else, or with --focal, the same fit here.
+            sent = msg["faces"][0].get("pose")
+            pose = ((sent["yaw"], sent["pitch"], sent["roll"]) if sent and args.focal is None
+                    else head_pose(pts, msg["width"], msg["height"], args.focal) or (float("nan"),) * 3)
             print("seq %6d  EAR %.2f %.2f  blinks %3d  yaw %+6.1f pitch %+6.1f roll %+6.1f"
                   % (msg["seq"], left, right, blinks, *pose), flush=True)
             seen += 1
