@@ -36,6 +36,7 @@ DESTDIR=$ROOT PREFIX=/usr SYSCONFDIR=/etc UNITDIR=/usr/lib/systemd/system LOTR_B
   deploy/install.sh >"$STAGE/install.log" || { cat "$STAGE/install.log"; exit 1; }
 install -D -m 0644 samples/face-clip.lclip "$ROOT/usr/share/lotr/samples/face-clip.lclip"
 install -D -m 0644 models/MODEL_CARD.md "$ROOT/usr/share/doc/lotr-edge/MODEL_CARD.md"
+install -D -m 0644 models/MODEL_CARD-blazeface-short.md "$ROOT/usr/share/doc/lotr-edge/MODEL_CARD-blazeface-short.md"
 cat >"$ROOT/usr/share/doc/lotr-edge/copyright" <<'COPYRIGHT'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: lotr-edge
@@ -43,6 +44,8 @@ Comment: The lotr-edge source declares no licence yet. The shipped landmark mode
  trained on the 300-W training faces, which are for research use only: the models inherit
  that restriction (MODEL_CARD.md beside this file). Their backbone starts from an ImageNet
  MobileNetV2 released under the Apache License 2.0 (/usr/share/common-licenses/Apache-2.0).
+ The face detector (models/blazeface-short.lotr) is MediaPipe's BlazeFace short-range,
+ converted and quantized, Apache License 2.0 (MODEL_CARD-blazeface-short.md).
 COPYRIGHT
 
 # Depends from the binaries' shared libraries (dpkg-shlibdeps wants a debian/control).

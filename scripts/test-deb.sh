@@ -32,7 +32,7 @@ check "no binary links the Swift runtime (ldd)" \
   sh -c "! ldd '$WORK'/x/usr/bin/* | grep -E 'libswift|libFoundation|libdispatch|/opt/swift'"
 check "the package holds the units, sysusers/tmpfiles, models and the sample clip" test -f "$WORK/x/usr/lib/systemd/system/lotrd@.service" \
   -a -f "$WORK/x/usr/lib/sysusers.d/lotrd.conf" -a -f "$WORK/x/usr/lib/tmpfiles.d/lotrd.conf" \
-  -a -f "$WORK/x/usr/share/lotr/models/lotr-m-68.lotr" -a -f "$WORK/x/usr/share/lotr/samples/face-clip.lclip"
+  -a -f "$WORK/x/usr/share/lotr/models/lotr-m-68.lotr" -a -f "$WORK/x/usr/share/lotr/models/blazeface-short.lotr" -a -f "$WORK/x/usr/share/lotr/samples/face-clip.lclip"
 check "conffiles: /etc/default/lotrd, lotr-mqtt, the udev rule" \
   sh -c "[ \"\$(dpkg-deb -I '$deb' conffiles | sort | tr '\n' ' ')\" = '/etc/default/lotr-mqtt /etc/default/lotrd /etc/udev/rules.d/70-lotrd.rules ' ]"
 
