@@ -225,3 +225,37 @@ extension DetectorBoxMapping {
     return DetectorBoxMapping(widthScale: Float(sw / ss), heightScale: Float(sh / ss), centerX: Float(sx / ss), centerY: Float(sy / ss))
   }
 }
+
+extension CNNFaceDetector {
+  /// How sure the detector is that a face fills the landmark model's crop `crop`, and where
+  /// it puts the eyes: one pass over the crop's bounding square (the square the landmark
+  /// model sees, grown 1.5x so a shifted face is still whole). nil when it finds no face there.
+  public func check(_ image: RGBImage, crop: AlignedBox, cropScale: Float) -> AnchorDecoding.Candidate? {
+    let side = 1.5 * cropScale * max(crop.box.width, crop.box.height)
+    let (cx, cy) = (crop.box.x + crop.box.width / 2, crop.box.y + crop.box.height / 2)
+    let region = FaceBox(x: cx - side / 2, y: cy - side / 2, width: side, height: side)
+    return pass(image, region: region, minScore: 0.05).max { $0.score < $1.score }
+  }
+}
+
+/// A confidence that the landmarks are right (LANDMARKS `score`): the detector's score on the
+/// crop the landmarks came from, times the agreement of its keypoints (eyes, nose tip, mouth)
+/// with the same places in the landmarks, exp(-(d / (sigma IOD))^2) with d their mean
+/// distance. Measured by `lotr vision score` (docs/VISION.md).
+public enum LandmarkConfidence {
+  public static let sigma: Float = 0.12
+
+  public static func score(landmarks p: [Point], check: AnchorDecoding.Candidate?, sigma: Float = sigma) -> Float {
+    guard let c = check, c.keypoints.count >= 4, p.count == 68 else { return check?.score ?? 0 }
+    func centre(_ r: ClosedRange<Int>) -> Point {
+      Point(x: r.map { p[$0].x }.reduce(0, +) / Float(r.count), y: r.map { p[$0].y }.reduce(0, +) / Float(r.count))
+    }
+    // BlazeFace's keypoints 0-3 against iBUG 68: eye centres, nose tip (30), mouth centre.
+    let places = [centre(36...41), centre(42...47), p[30], centre(48...67)]
+    let iod = max(hypotf(places[0].x - places[1].x, places[0].y - places[1].y), 1e-3)
+    let d = zip(places, c.keypoints).reduce(Float(0)) { $0 + hypotf($1.0.x - $1.1.x, $1.0.y - $1.1.y) } / 4
+    let agreement = expf(-(d / (sigma * iod)) * (d / (sigma * iod)))
+    let s = c.score * agreement
+    return s.isFinite ? s : 0
+  }
+}

@@ -125,6 +125,8 @@ public struct TrackedFace: Sendable {
   public var source: Source
   /// Frames since the track began.
   public var age: Int
+  /// Confidence that the points are right (LandmarkConfidence), nil without a checker.
+  public var score: Float? = nil
 }
 
 /// Detect once, then follow each face from its own landmarks (MediaPipe's pattern):
@@ -152,7 +154,12 @@ public final class FaceTracker {
   /// a detector and its mapping.
   public typealias Detect = (RGBImage) -> [AlignedBox]
 
+  /// A confidence in [0, 1] that `points` (from the crop) are right; run on every result.
+  public typealias Confidence = (RGBImage, AlignedBox, [Point]) -> Float
+
   public var options: Options
+  /// nil: results carry no score.
+  public var confidence: Confidence?
   private let detectFaces: Detect
   private let landmarker: Landmarker
 
@@ -186,9 +193,15 @@ public final class FaceTracker {
               landmarker: { model.landmarks(in: $0, box: $1, roll: $2) })
   }
 
+  /// The CNN detector finds faces and also scores every result: its score on the crop the
+  /// points came from times the agreement of its keypoints with them (LandmarkConfidence).
   public convenience init(detector: CNNFaceDetector, model: LandmarkModel, options: Options = Options()) {
     self.init(options: options, detect: { detector.detect(in: $0).map(\.crop) },
               landmarker: { model.landmarks(in: $0, box: $1, roll: $2) })
+    let scale = model.metadata.crop.scale
+    confidence = { image, crop, points in
+      LandmarkConfidence.score(landmarks: points, check: detector.check(image, crop: crop, cropScale: scale))
+    }
   }
 
   /// Forget every face (e.g. after a camera reopen).
@@ -249,7 +262,8 @@ public final class FaceTracker {
       t.fromDetector = false
       t.age += 1
       tracks[k] = t
-      faces.append(TrackedFace(id: t.id, crop: used, points: shown, rawPoints: points, source: source, age: t.age))
+      faces.append(TrackedFace(id: t.id, crop: used, points: shown, rawPoints: points, source: source, age: t.age,
+                               score: confidence?(frame, used, points)))
     }
     return faces
   }

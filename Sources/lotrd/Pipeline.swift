@@ -393,7 +393,7 @@ private struct InferenceLoop {
         for t in tracker.update(image, timestamp: Double(taken.monoNs) / 1e9) {
           let flat = t.points.flatMap { [$0.x, $0.y] }
           let b = t.crop.box
-          faces.append(Face(id: UInt32(truncatingIfNeeded: t.id), score: t.source == .detected ? 1 : 0.9,
+          faces.append(Face(id: UInt32(truncatingIfNeeded: t.id), score: t.score ?? (t.source == .detected ? 1 : 0.9),
                             box: Box(x: b.x, y: b.y, width: b.width, height: b.height),
                             pose: headPose(flat, image.width, image.height, focal: c.focal), eyes: eyeOpenness(flat), points: flat))
         }
