@@ -61,12 +61,7 @@ public enum QuantizationRun {
       report.append("output scale raised to keep requantization below 0.5: " + result.raisedScales.joined(separator: ", "))
     }
     report.append("")
-    report.append(pad("int8 layer", 34) + pad("op", 8) + pad("s_in", 11) + pad("s_out", 11) + pad("s_w min..max", 22) + "MACs")
-    for l in result.layers {
-      report.append(pad(l.node, 34) + pad("\(l.op)", 8) + pad(sci(l.inputScale), 11)
-        + pad(l.outputScale.map(sci) ?? "f32", 11) + pad(sci(l.weightScaleRange.lowerBound) + ".." + sci(l.weightScaleRange.upperBound), 22)
-        + "\(l.macs)")
-    }
+    report += layerTable(result.layers)
     report.append("")
     func describe(_ name: String, _ s: Evaluation.Summary) -> String {
       var line = "\(name) (\(s.faces) faces): int8 vs float NME \(pct(s.agreementNME))"
@@ -124,16 +119,20 @@ public enum QuantizationRun {
     let kept = result.layers.isEmpty ? [] : graph.nodes.filter { n in !result.layers.contains { $0.node == n.name } && n.op == .conv2d }.map(\.name)
     if !kept.isEmpty { report.append("float convolutions (they write the output's boxes and scores): " + kept.joined(separator: ", ")) }
     report.append("")
-    report.append(pad("int8 layer", 34) + pad("op", 8) + pad("s_in", 11) + pad("s_out", 11) + pad("s_w min..max", 22) + "MACs")
-    for l in result.layers {
-      report.append(pad(l.node, 34) + pad("\(l.op)", 8) + pad(sci(l.inputScale), 11)
-        + pad(l.outputScale.map(sci) ?? "f32", 11) + pad(sci(l.weightScaleRange.lowerBound) + ".." + sci(l.weightScaleRange.upperBound), 22)
-        + "\(l.macs)")
-    }
+    report += layerTable(result.layers)
     report.append("")
     report.append("\(validation == nil ? "calibration" : "validation") frames (\(agreement.frames)): " + agreement.summary)
     return Outcome(builder: result.builder, quantization: result, calibration: nil, validation: nil,
                    detectorAgreement: agreement, report: report)
+  }
+
+  /// One line per int8 layer: its scales and MACs.
+  static func layerTable(_ layers: [Int8Quantizer.Layer]) -> [String] {
+    [pad("int8 layer", 34) + pad("op", 8) + pad("s_in", 11) + pad("s_out", 11) + pad("s_w min..max", 22) + "MACs"]
+      + layers.map { l in
+        pad(l.node, 34) + pad("\(l.op)", 8) + pad(sci(l.inputScale), 11) + pad(l.outputScale.map(sci) ?? "f32", 11)
+          + pad(sci(l.weightScaleRange.lowerBound) + ".." + sci(l.weightScaleRange.upperBound), 22) + "\(l.macs)"
+      }
   }
 
   static func percent(_ a: Int, _ b: Int) -> String { fixed(100 * Double(a) / Double(b), 1) + " %" }

@@ -195,11 +195,16 @@ extension DetectorBoxMapping {
   /// on the 1,813 300-W training faces outside training/splits/300w-val.txt (docs/VISION.md).
   public static let blazeFaceShortRange = DetectorBoxMapping(widthScale: 0.9101, heightScale: 0.8776, centerX: 0.0039, centerY: 0.0784)
 
+  /// The roll of the eye line (keypoints 0 and 1), 0 without keypoints.
+  static func eyeRoll(_ c: AnchorDecoding.Candidate) -> Float {
+    c.keypoints.count >= 2 ? atan2f(c.keypoints[1].y - c.keypoints[0].y, c.keypoints[1].x - c.keypoints[0].x) : 0
+  }
+
   /// The rolled landmark box of a detector candidate in frame pixels: roll from the eye
   /// keypoints (0 without keypoints), side s = the box's longer side, the constants applied
   /// in the face's own frame (x along the eye line).
   public func alignedBox(for c: AnchorDecoding.Candidate) -> AlignedBox {
-    let roll = c.keypoints.count >= 2 ? atan2f(c.keypoints[1].y - c.keypoints[0].y, c.keypoints[1].x - c.keypoints[0].x) : 0
+    let roll = Self.eyeRoll(c)
     let s = max(c.box.width, c.box.height)
     let (cos, sin) = (cosf(roll), sinf(roll))
     let (dx, dy) = (centerX * s, centerY * s)
@@ -215,7 +220,7 @@ extension DetectorBoxMapping {
     var ss = 0.0, sw = 0.0, sh = 0.0, sx = 0.0, sy = 0.0
     for (c, t) in pairs {
       let s = Double(max(c.box.width, c.box.height))
-      let roll = c.keypoints.count >= 2 ? atan2(Double(c.keypoints[1].y - c.keypoints[0].y), Double(c.keypoints[1].x - c.keypoints[0].x)) : 0
+      let roll = Double(eyeRoll(c))
       let ex = Double(t.box.x + t.box.width / 2) - Double(c.box.x + c.box.width / 2)
       let ey = Double(t.box.y + t.box.height / 2) - Double(c.box.y + c.box.height / 2)
       let (u, v) = (cos(roll) * ex + sin(roll) * ey, -sin(roll) * ex + cos(roll) * ey)   // into the face frame

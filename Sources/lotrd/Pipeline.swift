@@ -378,7 +378,7 @@ private struct InferenceLoop {
       let start = monotonicNanoseconds()
       let image = taken.frame.rgbImage
       // A tracker per face-finding setting; rebuilt after a model swap.
-      let key = "\(FaceFinding(c))"
+      let key = [c.detector, c.detectorModel, c.cascade, c.model].joined(separator: "|")  // no file probe per frame
       if key != trackerKey {
         trackerKey = key
         tracker = nil

@@ -553,7 +553,7 @@ def export_onnx(model: BlazeFace, path: str, meta: dict[str, str], opset: int = 
     1x896x17, Pad pads as initializers, metadata_props."""
     import onnx
 
-    from .export import _inline_identity_initializers
+    from .export import _inline_identity_initializers, save_with_metadata
     model = model.eval()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     import warnings
@@ -567,13 +567,7 @@ def export_onnx(model: BlazeFace, path: str, meta: dict[str, str], opset: int = 
     m = onnx.load(path)
     _inline_identity_initializers(m)
     _constant_pads(m)
-    del m.metadata_props[:]
-    for k, v in meta.items():
-        e = m.metadata_props.add()
-        e.key, e.value = k, str(v)
-    m.producer_name = "lotr_train"
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
+    save_with_metadata(m, meta, path)
 
 
 def main(argv=None):

@@ -44,6 +44,14 @@ def export_model(model: LOTR, path: str, meta: dict[str, str], opset: int = 17,
     if fold_pads(m):
         while _fold_static_shapes(m):
             pass
+    save_with_metadata(m, meta, path)
+    return check_equal(model, path, [x] + list(check_inputs or []))
+
+
+def save_with_metadata(m, meta: dict, path: str) -> None:
+    """Replaces the ONNX model's metadata_props with `meta` (values as strings), stamps the
+    producer, checks the model and writes it to `path`."""
+    import onnx
     del m.metadata_props[:]
     for k, v in meta.items():
         e = m.metadata_props.add()
@@ -51,7 +59,6 @@ def export_model(model: LOTR, path: str, meta: dict[str, str], opset: int = 17,
     m.producer_name = "lotr_train"
     onnx.checker.check_model(m)
     onnx.save(m, path)
-    return check_equal(model, path, [x] + list(check_inputs or []))
 
 
 def _inline_identity_initializers(m) -> None:
