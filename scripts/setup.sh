@@ -28,8 +28,10 @@ system() {
     echo "setup: installing ${missing[*]}"
     local sudo=""
     [[ $(id -u) -ne 0 ]] && sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Waits for another apt run (unattended upgrades, a second setup) instead of failing.
+    local wait_lock=(-o DPkg::Lock::Timeout=600)
+    $sudo apt-get "${wait_lock[@]}" update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get "${wait_lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # The package enables a system broker on port 1883; the tests start their own on a
     # free loopback port, so one that we just installed is switched off again.
     if [[ " ${missing[*]} " == *" mosquitto "* && -d /run/systemd/system ]]; then
