@@ -243,24 +243,141 @@ extension CNNFaceDetector {
   }
 }
 
-/// A confidence that the landmarks are right (LANDMARKS `score`): the detector's score on the
-/// crop the landmarks came from, times the agreement of its keypoints (eyes, nose tip, mouth)
-/// with the same places in the landmarks, exp(-(d / (sigma IOD))^2) with d their mean
-/// distance. Measured by `lotr vision score` (docs/VISION.md).
+/// A confidence that the landmarks are right (LANDMARKS `score`): the probability that their
+/// NME is below 8 %, from a logistic model over what one detector pass over the crop says
+/// (`CNNFaceDetector.check`): is there a face, do its keypoints (eyes, nose tip, mouth) fall
+/// where the landmarks put them, and how far the crop the model saw, and the landmarks' own
+/// box, are from the crop the detector would have given. The landmark model fails when its
+/// crop is off (shifted, scaled, rolled, or on no face); the detector, run on a region 1.5x
+/// the crop, sees where the face really is. Coefficients fitted by `lotr vision score --fit`
+/// on the training faces outside the validation split; measured by `lotr vision score`
+/// (docs/VISION.md).
 public enum LandmarkConfidence {
-  public static let sigma: Float = 0.12
+  /// What the logistic model reads, in order (`Features.values`).
+  public static let featureNames = [
+    "detector logit", "keypoint distance / IOD", "crop dx^2", "crop dy^2", "crop dy", "crop log scale",
+    "crop log scale^2", "crop sin^2 droll", "landmark box dx^2", "landmark box dy^2", "landmark box log scale^2", "no face",
+  ]
 
-  public static func score(landmarks p: [Point], check: AnchorDecoding.Candidate?, sigma: Float = sigma) -> Float {
-    guard let c = check, c.keypoints.count >= 4, p.count == 68 else { return check?.score ?? 0 }
+  /// The inputs of the model for one result. Offsets and scales are measured against the
+  /// detector's mapped crop (DetectorBoxMapping), in its own rolled frame, in units of its side.
+  public struct Features: Sendable, Equatable {
+    public var values: [Float]
+
+    public init(landmarks p: [Point], crop: AlignedBox, check: AnchorDecoding.Candidate?, mapping: DetectorBoxMapping) {
+      guard let c = check, c.keypoints.count >= 4, let box = AlignedBox(landmarks: p) else {
+        values = Array(repeating: 0, count: featureNames.count - 1) + [1]
+        return
+      }
+      let reference = mapping.alignedBox(for: c)
+      let side = max(reference.box.width, reference.box.height, 1e-3)
+      let (cr, sr) = (cosf(reference.roll), sinf(reference.roll))
+      /// Centre offset (in the reference's frame), log scale, roll difference of `b`.
+      func relative(_ b: AlignedBox) -> (dx: Float, dy: Float, logScale: Float, roll: Float) {
+        let ex = b.box.x + b.box.width / 2 - reference.box.x - reference.box.width / 2
+        let ey = b.box.y + b.box.height / 2 - reference.box.y - reference.box.height / 2
+        return ((cr * ex + sr * ey) / side, (-sr * ex + cr * ey) / side,
+                logf(max(b.box.width, b.box.height, 1e-3) / side), b.roll - reference.roll)
+      }
+      let used = relative(crop), own = relative(box)
+      let score = min(max(c.score, 1e-4), 1 - 1e-4)
+      let kp = p.count == 68 ? min(keypointDistance(landmarks: p, keypoints: c.keypoints), 2) : 0
+      values = [
+        logf(score / (1 - score)), kp, used.dx * used.dx, used.dy * used.dy, used.dy, used.logScale,
+        used.logScale * used.logScale, sinf(used.roll) * sinf(used.roll),
+        own.dx * own.dx, own.dy * own.dy, own.logScale * own.logScale, 0,
+      ]
+    }
+  }
+
+  /// sigmoid(bias + weights . features).
+  public struct Model: Sendable, Equatable {
+    public var weights: [Float]
+    public var bias: Float
+    public init(weights: [Float], bias: Float) {
+      precondition(weights.count == featureNames.count, "one weight per feature")
+      self.weights = weights; self.bias = bias
+    }
+
+    public func probability(_ f: Features) -> Float {
+      let z = zip(weights, f.values).reduce(bias) { $0 + $1.0 * $1.1 }
+      let s = 1 / (1 + expf(-z))
+      return s.isFinite ? s : 0
+    }
+  }
+
+  /// Fitted by `lotr vision score --fit --data ../shared/data/300w-train` (lotr-m-68,
+  /// blazeface-short) on 23,569 perturbed crops of the 1,813 faces outside the validation split.
+  public static let fitted = Model(
+    weights: [0.3539, -4.1516, -28.8602, -26.9965, 1.9260, 3.0499, -16.1926, -2.9862, 16.7915, 18.5011, 7.2210, -9.4127],
+    bias: 3.1390)
+
+  public static func score(landmarks p: [Point], crop: AlignedBox, check: AnchorDecoding.Candidate?,
+                           mapping: DetectorBoxMapping = .blazeFaceShortRange, model: Model = fitted) -> Float {
+    model.probability(Features(landmarks: p, crop: crop, check: check, mapping: mapping))
+  }
+
+  /// Mean distance of BlazeFace's keypoints 0-3 from the same places in iBUG 68 points (eye
+  /// centres, nose tip 30, mouth centre), over the distance between the eye centres.
+  public static func keypointDistance(landmarks p: [Point], keypoints: [Point]) -> Float {
     func centre(_ r: ClosedRange<Int>) -> Point {
       Point(x: r.map { p[$0].x }.reduce(0, +) / Float(r.count), y: r.map { p[$0].y }.reduce(0, +) / Float(r.count))
     }
-    // BlazeFace's keypoints 0-3 against iBUG 68: eye centres, nose tip (30), mouth centre.
     let places = [centre(36...41), centre(42...47), p[30], centre(48...67)]
     let iod = max(hypotf(places[0].x - places[1].x, places[0].y - places[1].y), 1e-3)
-    let d = zip(places, c.keypoints).reduce(Float(0)) { $0 + hypotf($1.0.x - $1.1.x, $1.0.y - $1.1.y) } / 4
-    let agreement = expf(-(d / (sigma * iod)) * (d / (sigma * iod)))
-    let s = c.score * agreement
-    return s.isFinite ? s : 0
+    return zip(places, keypoints).reduce(Float(0)) { $0 + hypotf($1.0.x - $1.1.x, $1.0.y - $1.1.y) } / 4 / iod
+  }
+
+  /// Logistic regression by Newton's method on standardised features, with an L2 penalty
+  /// `l2` on the standardised weights (not the bias); returns the model in raw units.
+  public static func fit(_ samples: [(Features, Bool)], l2: Double = 1e-4, iterations: Int = 25) -> Model {
+    let d = featureNames.count, n = Double(max(samples.count, 1))
+    var mean = [Double](repeating: 0, count: d), sd = [Double](repeating: 0, count: d)
+    for (f, _) in samples { for j in 0..<d { mean[j] += Double(f.values[j]) / n } }
+    for (f, _) in samples { for j in 0..<d { sd[j] += (Double(f.values[j]) - mean[j]) * (Double(f.values[j]) - mean[j]) / n } }
+    sd = sd.map { $0 > 1e-12 ? $0.squareRoot() : 1 }
+    let x = samples.map { s in (0..<d).map { (Double(s.0.values[$0]) - mean[$0]) / sd[$0] } + [1] }
+    let y = samples.map { $0.1 ? 1.0 : 0.0 }
+    var w = [Double](repeating: 0, count: d + 1)   // last: bias
+    for _ in 0..<iterations {
+      var g = [Double](repeating: 0, count: d + 1)
+      var h = [[Double]](repeating: [Double](repeating: 0, count: d + 1), count: d + 1)
+      for (xi, yi) in zip(x, y) {
+        let z = zip(w, xi).reduce(0) { $0 + $1.0 * $1.1 }
+        let p = 1 / (1 + exp(-z)), v = p * (1 - p)
+        for a in 0...d {
+          g[a] += (p - yi) * xi[a] / n
+          for b in 0...a { h[a][b] += v * xi[a] * xi[b] / n }
+        }
+      }
+      for a in 0...d { for b in 0..<a { h[b][a] = h[a][b] } }
+      for a in 0..<d { g[a] += 2 * l2 * w[a]; h[a][a] += 2 * l2 }
+      guard let step = solve(h, g) else { break }
+      for a in 0...d { w[a] -= step[a] }
+      if step.map(abs).max() ?? 0 < 1e-9 { break }
+    }
+    let weights = (0..<d).map { Float(w[$0] / sd[$0]) }
+    let bias = Float(w[d] - (0..<d).reduce(0) { $0 + w[$1] * mean[$1] / sd[$1] })
+    return Model(weights: weights, bias: bias)
+  }
+
+  /// Solves a x = b by Gaussian elimination with partial pivoting; nil if singular.
+  static func solve(_ a: [[Double]], _ b: [Double]) -> [Double]? {
+    var m = a, v = b
+    let n = v.count
+    for col in 0..<n {
+      guard let pivot = (col..<n).max(by: { abs(m[$0][col]) < abs(m[$1][col]) }), abs(m[pivot][col]) > 1e-15 else { return nil }
+      m.swapAt(col, pivot); v.swapAt(col, pivot)
+      for r in (col + 1)..<n where m[r][col] != 0 {
+        let k = m[r][col] / m[col][col]
+        for c in col..<n { m[r][c] -= k * m[col][c] }
+        v[r] -= k * v[col]
+      }
+    }
+    var out = [Double](repeating: 0, count: n)
+    for r in stride(from: n - 1, through: 0, by: -1) {
+      out[r] = (v[r] - ((r + 1)..<n).reduce(0) { $0 + m[r][$1] * out[$1] }) / m[r][r]
+    }
+    return out
   }
 }

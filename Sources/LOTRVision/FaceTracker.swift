@@ -193,14 +193,15 @@ public final class FaceTracker {
               landmarker: { model.landmarks(in: $0, box: $1, roll: $2) })
   }
 
-  /// The CNN detector finds faces and also scores every result: its score on the crop the
-  /// points came from times the agreement of its keypoints with them (LandmarkConfidence).
+  /// The CNN detector finds faces and also scores every result (LandmarkConfidence: one
+  /// detector pass over the crop the points came from).
   public convenience init(detector: CNNFaceDetector, model: LandmarkModel, options: Options = Options()) {
     self.init(options: options, detect: { detector.detect(in: $0).map(\.crop) },
               landmarker: { model.landmarks(in: $0, box: $1, roll: $2) })
     let scale = model.metadata.crop.scale
     confidence = { image, crop, points in
-      LandmarkConfidence.score(landmarks: points, check: detector.check(image, crop: crop, cropScale: scale))
+      LandmarkConfidence.score(landmarks: points, crop: crop, check: detector.check(image, crop: crop, cropScale: scale),
+                               mapping: detector.mapping)
     }
   }
 
