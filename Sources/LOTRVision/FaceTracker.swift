@@ -132,7 +132,9 @@ public struct TrackedFace: Sendable {
 /// Detect once, then follow each face from its own landmarks (MediaPipe's pattern):
 /// the next crop is the aligned box of the last landmarks; the detector runs again every
 /// `redetectInterval` frames (new faces appear, stale tracks without detector support
-/// are dropped) and at once when a face's landmarks fail the plausibility check.
+/// are dropped) and at once when a face's landmarks fail the plausibility check or, with a
+/// `confidence`, score below `Options.redetectBelow`. A detection that overlaps the lost
+/// track keeps its id.
 public final class FaceTracker {
   public struct Options: Sendable {
     /// Run the detector every this many frames even when every track looks fine.
@@ -145,6 +147,12 @@ public final class FaceTracker {
     /// nil = no smoothing.
     public var smoothing: OneEuroFilter.Parameters? = .landmarks
     public var plausibility = PlausibilityCheck()
+    /// With a confidence: a tracked result scoring below this is treated as lost (the
+    /// detector runs again in the same frame) ...
+    public var redetectBelow: Float = 0.3
+    /// ... and a result from a fresh detection scoring below this is dropped with its track.
+    /// Both measured with `lotr vision score` and `lotr vision drops` (docs/VISION.md).
+    public var dropBelow: Float = 0.1
     public init() {}
   }
 
@@ -181,6 +189,8 @@ public final class FaceTracker {
   public private(set) var frames = 0
   public private(set) var detectorRuns = 0
   public private(set) var lostEvents = 0
+  /// Of `lostEvents`, those where the points were plausible but their score too low.
+  public private(set) var lowScoreEvents = 0
 
   public init(options: Options = Options(), detect: @escaping Detect, landmarker: @escaping Landmarker) {
     self.options = options
@@ -246,12 +256,15 @@ public final class FaceTracker {
       let points = landmarker(frame, t.crop.box, t.crop.roll)
       let verdict = options.plausibility.check(points, previous: t.fromDetector ? nil : t.last,
                                                frameWidth: frame.width, frameHeight: frame.height)
-      guard verdict.isPlausible, let next = AlignedBox(landmarks: points) else {
+      let used = t.crop
+      let score = verdict.isPlausible ? confidence?(frame, used, points) : nil
+      guard verdict.isPlausible, let next = AlignedBox(landmarks: points),
+            score.map({ $0 >= (t.fromDetector ? options.dropBelow : options.redetectBelow) }) ?? true else {
         tracks[k].lost = true
         lostEvents += 1
+        if score != nil { lowScoreEvents += 1 }
         continue
       }
-      let used = t.crop
       let source: TrackedFace.Source = t.fromDetector ? .detected : .tracked
       var shown = points
       if let p = options.smoothing {
@@ -264,7 +277,7 @@ public final class FaceTracker {
       t.age += 1
       tracks[k] = t
       faces.append(TrackedFace(id: t.id, crop: used, points: shown, rawPoints: points, source: source, age: t.age,
-                               score: confidence?(frame, used, points)))
+                               score: score))
     }
     return faces
   }

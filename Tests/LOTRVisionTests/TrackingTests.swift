@@ -126,6 +126,34 @@ final class TrackerTests: XCTestCase {
     XCTAssertEqual(scene.detections, 4, "frames 0, 10, 14 (lost) and 24")
   }
 
+  func testALowScoreRedetectsInTheSameFrameAndAVeryLowOneDropsTheFace() throws {
+    let scene = Scene(shape: try unitShape())
+    let frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 640 * 480 * 3))
+    let tracker = makeTracker(scene, fail: { _ in false })
+    // Face 0 (left, larger) scores 0.2 while tracked on frame 5 (below redetectBelow 0.3),
+    // from frame 20 on it scores 0.05 always (below dropBelow 0.1): a face the model gets wrong.
+    tracker.confidence = { _, crop, _ in
+      let left = crop.box.x + crop.box.width / 2 < 320
+      guard left else { return 0.9 }
+      if scene.frame >= 20 { return 0.05 }
+      return scene.frame == 5 && scene.detections == 1 ? 0.2 : 0.9
+    }
+    for n in 0..<30 {
+      scene.frame = n
+      let faces = tracker.update(frame, timestamp: Double(n) / 30)
+      if n < 20 { XCTAssertEqual(faces.map(\.id), [1, 2], "frame \(n): ids kept through the re-detection") }
+      if n == 4 { XCTAssertEqual(scene.detections, 1) }
+      if n == 5 {
+        XCTAssertEqual(scene.detections, 2, "a low score re-runs the detector in the same frame")
+        XCTAssertEqual(faces.first?.source, .detected)
+        XCTAssertEqual(faces.first?.score, 0.9)
+      }
+      if n >= 20 { XCTAssertEqual(faces.map(\.id), [2], "frame \(n): the face scoring under dropBelow is not reported") }
+    }
+    XCTAssertEqual(tracker.lowScoreEvents, tracker.lostEvents, "no landmarks were implausible")
+    XCTAssertGreaterThanOrEqual(tracker.lowScoreEvents, 2)
+  }
+
   func testAFaceThatLeavesIsDroppedAfterMissedDetections() throws {
     let scene = Scene(shape: try unitShape())
     var gone = false
