@@ -142,6 +142,9 @@ public final class FaceTracker {
     public var maxFaces: Int = 4
     /// A detection and a track are the same face above this IoU.
     public var matchIoU: Float = 0.3
+    /// ... and a track lost in this frame, whose last crop is off by definition (it gave wrong
+    /// landmarks), above this one, so a re-detection keeps its id.
+    public var lostMatchIoU: Float = 0.1
     /// Re-detections in a row that may miss a track before it is dropped.
     public var maxMissedDetections: Int = 1
     /// nil = no smoothing.
@@ -299,7 +302,7 @@ public final class FaceTracker {
     for (ti, t) in tracks.enumerated() {
       for (di, d) in detections.enumerated() {
         let v = iou(t.crop.boundingBox, d.boundingBox)
-        if v > options.matchIoU { pairs.append((v, ti, di)) }
+        if v > (t.lost ? options.lostMatchIoU : options.matchIoU) { pairs.append((v, ti, di)) }
       }
     }
     pairs.sort { $0.0 > $1.0 }

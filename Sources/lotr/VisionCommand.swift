@@ -12,7 +12,7 @@ struct VisionCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "vision",
     abstract: "Measure the face detector, the box mapping, tracking and smoothing (docs/VISION.md).",
-    subcommands: [CNN.self, Score.self, Detect.self, DetectRate.self, BenchDetect.self, Track.self, Jitter.self, Plausibility.self]
+    subcommands: [CNN.self, Score.self, Drops.self, Detect.self, DetectRate.self, BenchDetect.self, Track.self, Jitter.self, Plausibility.self]
   )
 }
 

@@ -154,6 +154,35 @@ final class TrackerTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(tracker.lowScoreEvents, 2)
   }
 
+  /// A track that drifts off its face (each step plausible) and is then lost: its last crop
+  /// overlaps the face's detection by IoU ~0.2, under matchIoU, yet the id is kept.
+  func testADriftedTrackKeepsItsIdThroughTheRedetection() throws {
+    let scene = Scene(shape: try unitShape())
+    var options = FaceTracker.Options()
+    options.smoothing = nil
+    let frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 640 * 480 * 3))
+    let drift: [Int: Float] = [5: 0.35, 6: 0.7]   // frame -> landmarks shifted by this many face sizes
+    let tracker = FaceTracker(options: options, detect: { _ in
+      scene.detections += 1
+      return [AlignedBox(box: FaceBox(bounding: scene.truth(0))!, roll: 0)]
+    }, landmarker: { _, _, _ in
+      let t = scene.truth(0)
+      let shift = (drift[scene.frame] ?? 0) * FaceBox(bounding: t)!.width
+      return t.map { Point(x: $0.x + shift, y: $0.y) }
+    })
+    tracker.confidence = { _, crop, _ in
+      let b = FaceBox(bounding: scene.truth(0))!
+      return abs(crop.box.x - b.x) > 0.5 * b.width ? 0.05 : 0.9
+    }
+    for n in 0..<12 {
+      scene.frame = n
+      let faces = tracker.update(frame, timestamp: Double(n) / 30)
+      XCTAssertEqual(faces.map(\.id), [1], "frame \(n)")
+      if n == 7 { XCTAssertEqual(faces.first?.source, .detected, "re-detected when the landmarks jump back") }
+    }
+    XCTAssertEqual(tracker.lostEvents, 1)
+  }
+
   func testAFaceThatLeavesIsDroppedAfterMissedDetections() throws {
     let scene = Scene(shape: try unitShape())
     var gone = false
