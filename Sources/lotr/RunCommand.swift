@@ -33,7 +33,7 @@ struct RunCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Use this OpenCV cascade for --detect instead of the CNN detector.", valueName: "cascade.xml"))
   var cascade: String?
 
-  @Flag(help: "One JSON object per face and line: {\"image\", \"box\", \"roll\", \"score\", \"points\"} (score: the detector's, --detect only).")
+  @Flag(help: "One JSON object per face and line: {\"image\", \"box\", \"roll\", \"score\", \"points\"} (score: LANDMARKS' confidence that the points are right, with the CNN detector only).")
   var json = false
 
   @Option(help: "Write an annotated picture: a file for one image, a folder for several.")
@@ -70,22 +70,26 @@ struct RunCommand: ParsableCommand {
         failures += 1
         continue
       }
-      // (crop, detector score) per face.
-      let crops: [(AlignedBox, Float?)]
+      let crops: [AlignedBox]
       if let cnnDetector {
-        crops = cnnDetector.detect(in: image).map { ($0.crop, $0.score) }
+        crops = cnnDetector.detect(in: image).map(\.crop)
       } else if let cascadeDetector {
-        crops = cascadeDetector.detect(in: image).map { (AlignedBox(box: $0.box, roll: 0), nil) }
+        crops = cascadeDetector.detect(in: image).map { AlignedBox(box: $0.box, roll: 0) }
       } else {
-        crops = [(AlignedBox(box: fixedBox ?? FaceBox(x: 0, y: 0, width: Float(image.width), height: Float(image.height)), roll: 0), nil)]
+        crops = [AlignedBox(box: fixedBox ?? FaceBox(x: 0, y: 0, width: Float(image.width), height: Float(image.height)), roll: 0)]
       }
       if detect && crops.isEmpty {
         if json { printError("\(path): no face found") } else { print("\(path): no face found") }
       }
       var results: [(FaceBox, [Point])] = []
-      for (crop, score) in crops {
+      for crop in crops {
         let faceBox = crop.box
         let points = landmarkModel.landmarks(in: image, box: faceBox, roll: crop.roll)
+        // As lotrd's LANDMARKS score (docs/VISION.md): one more detector pass over the crop.
+        let score = cnnDetector.map { d in
+          LandmarkConfidence.score(landmarks: points, crop: crop, check: d.check(image, crop: crop, cropScale: landmarkModel.metadata.crop.scale),
+                                   mapping: d.mapping)
+        }
         results.append((faceBox, points))
         let degrees = crop.roll * 180 / .pi
         if json {
