@@ -87,10 +87,8 @@ let package = Package(
                       swiftSettings: [.swiftLanguageMode(.v5)]),
     .testTarget(name: "LotrdTests", dependencies: ["lotrd", "LOTR", "LOTRProtocol", "LOTRClient", "CLOTRSystem"]),
 
-    // Face detection (OpenCV cascade XML, evaluated in C), tracking, smoothing (issue 6).
-    .target(name: "CLOTRVision", cSettings: [.unsafeFlags(["-O2", "-std=gnu11", "-Wall", "-Wextra"])],
-            linkerSettings: [.linkedLibrary("m")]),
-    .target(name: "LOTRVision", dependencies: ["LOTR", "CLOTRVision"]),
-    .testTarget(name: "LOTRVisionTests", dependencies: ["LOTRVision", "LOTR", "LOTREval", "CLOTRVision"]),
+    // Face detection (the int8 CNN on the LOTR runtime), tracking, confidence, pose, eyes, smoothing.
+    .target(name: "LOTRVision", dependencies: ["LOTR"]),
+    .testTarget(name: "LOTRVisionTests", dependencies: ["LOTRVision", "LOTR", "LOTREval"]),
   ]
 )

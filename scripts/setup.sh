@@ -11,7 +11,6 @@ SYSTEM_PACKAGES=(
   libopenblas-dev          # float reference path, SGEMM baseline
   libv4l-dev               # V4L2 cameras through libv4l2
   libjpeg62-turbo-dev libpng-dev
-  opencv-data              # Haar/LBP face cascades (/usr/share/opencv4) for LOTRVision
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
   qemu-user                # ARM kernel tests: qemu-aarch64 / qemu-arm
   libmosquitto-dev         # lotr-mqtt's MQTT client library

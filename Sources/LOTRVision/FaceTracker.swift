@@ -201,11 +201,6 @@ public final class FaceTracker {
     self.landmarker = landmarker
   }
 
-  public convenience init(detector: FaceDetector, model: LandmarkModel, options: Options = Options()) {
-    self.init(options: options, detect: { detector.detect(in: $0).map { AlignedBox(box: $0.box, roll: 0) } },
-              landmarker: { model.landmarks(in: $0, box: $1, roll: $2) })
-  }
-
   /// The CNN detector finds faces and also scores every result (LandmarkConfidence: one
   /// detector pass over the crop the points came from).
   public convenience init(detector: CNNFaceDetector, model: LandmarkModel, options: Options = Options()) {

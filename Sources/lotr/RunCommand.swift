@@ -13,7 +13,7 @@ struct RunCommand: ParsableCommand {
       Warps each image's face box by the model's crop rule, runs the model and prints the \
       landmarks in image pixel coordinates (continuous: pixel x spans [x, x+1)). Without \
       --box, the whole image is the face box; with --detect, every face the detector finds \
-      (the int8 BlazeFace of --detector-model, or an OpenCV cascade with --cascade), each \
+      (the int8 BlazeFace of --detector-model), each \
       cropped with the roll of its eye line.
       """
   )
@@ -29,9 +29,6 @@ struct RunCommand: ParsableCommand {
 
   @Option(help: ArgumentHelp("Face detector for --detect (default: blazeface-short.lotr beside --model).", valueName: "model.lotr"))
   var detectorModel: String?
-
-  @Option(help: ArgumentHelp("Use this OpenCV cascade for --detect instead of the CNN detector.", valueName: "cascade.xml"))
-  var cascade: String?
 
   @Flag(help: "One JSON object per face and line: {\"image\", \"box\", \"roll\", \"score\", \"points\"} (score: LANDMARKS' confidence that the points are right, with the CNN detector only).")
   var json = false
@@ -50,15 +47,13 @@ struct RunCommand: ParsableCommand {
     guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64") }
     if let box { _ = try parseBox(box) }
     if detect && box != nil { throw ValidationError("--detect and --box exclude each other") }
-    if !detect && (detectorModel != nil || cascade != nil) { throw ValidationError("--detector-model and --cascade go with --detect") }
-    if detectorModel != nil && cascade != nil { throw ValidationError("--detector-model and --cascade exclude each other") }
+    if !detect && detectorModel != nil { throw ValidationError("--detector-model goes with --detect") }
   }
 
   func run() throws {
     let landmarkModel = try LandmarkModel(path: model, threads: threads)
     let fixedBox = try box.map(parseBox)
-    let cascadeDetector = try cascade.map { try FaceDetector(cascadePath: $0) }
-    let cnnDetector = detect && cascade == nil
+    let cnnDetector = detect
       ? try CNNFaceDetector(path: detectorModel ?? CNNFaceDetector.shippedModel(besideLandmarkModel: model), threads: threads) : nil
     var failures = 0
     for path in images {
@@ -73,8 +68,6 @@ struct RunCommand: ParsableCommand {
       let crops: [AlignedBox]
       if let cnnDetector {
         crops = cnnDetector.detect(in: image).map(\.crop)
-      } else if let cascadeDetector {
-        crops = cascadeDetector.detect(in: image).map { AlignedBox(box: $0.box, roll: 0) }
       } else {
         crops = [AlignedBox(box: fixedBox ?? FaceBox(x: 0, y: 0, width: Float(image.width), height: Float(image.height)), roll: 0)]
       }

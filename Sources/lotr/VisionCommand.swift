@@ -12,23 +12,16 @@ struct VisionCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "vision",
     abstract: "Measure the face detector, the box mapping, tracking and smoothing (docs/VISION.md).",
-    subcommands: [CNN.self, Score.self, Drops.self, Detect.self, DetectRate.self, BenchDetect.self, Track.self, Jitter.self, Plausibility.self]
+    subcommands: [CNN.self, Score.self, Drops.self, Track.self, Jitter.self, Plausibility.self]
   )
 }
 
 struct VisionData: ParsableArguments {
   @Option(help: ArgumentHelp(
-    "Folder of faces: landmarks.csv and images/ in the 300-W layout (e.g. the 300-W training set). "
-      + "Required by every subcommand but detect.", valueName: "folder"))
+    "Folder of faces: landmarks.csv and images/ in the 300-W layout (e.g. the 300-W training set).", valueName: "folder"))
   var data: String?
-  @Option(help: "Cascade XML.")
-  var cascade = Cascade.defaultHaarPath
-  @Option(help: "Smallest detector window, pixels.")
-  var minSize = 40
-  @Option(help: "Detector scale step.")
-  var scaleFactor = 1.1
-  @Option(help: "Detector minNeighbors.")
-  var minNeighbors = 3
+  @Option(help: "The face detector.")
+  var detectorModel = "models/blazeface-short.lotr"
 
   /// The faces of `--data`; a usage error when it is not given.
   func dataset() throws -> FaceDataset {
@@ -38,9 +31,7 @@ struct VisionData: ParsableArguments {
     return try FaceDataset(directory: data)
   }
 
-  func detector() throws -> FaceDetector {
-    try FaceDetector(cascadePath: cascade, options: .init(scaleFactor: scaleFactor, minNeighbors: minNeighbors, minSize: minSize))
-  }
+  func detector() throws -> CNNFaceDetector { try CNNFaceDetector(path: detectorModel) }
 }
 
 func median(_ v: [Double]) -> Double {
@@ -55,126 +46,6 @@ func percentile(_ v: [Float], _ p: Double) -> Float {
 }
 
 extension VisionCommand {
-  struct Detect: ParsableCommand {
-    static let configuration = CommandConfiguration(
-      commandName: "detect", abstract: "Print the faces the cascade finds: image, then x,y,w,h of the detector window, its neighbours and the mapped landmark box.")
-    @OptionGroup var options: VisionData
-    @Flag(help: "Print the raw windows before grouping instead.") var raw = false
-    @Argument(help: "JPEG or PNG images.") var images: [String]
-
-    func run() throws {
-      let detector = try options.detector()
-      for path in images {
-        let gray = GrayImage(try RGBImage(contentsOf: path))
-        if raw {
-          for r in detector.rawWindows(gray) { print("\(path) \(r)") }
-          continue
-        }
-        for d in detector.detect(gray) {
-          print("\(path) \(d.rect) \(d.neighbors) box \(fixed(d.box.x, 1)),\(fixed(d.box.y, 1)),\(fixed(d.box.width, 1)),\(fixed(d.box.height, 1))")
-        }
-      }
-    }
-  }
-
-  struct DetectRate: ParsableCommand {
-    static let configuration = CommandConfiguration(
-      commandName: "detect-rate",
-      abstract: "Fit the detector-to-landmark-box mapping on the even rows, report detection rates.",
-      discussion: "A face counts as detected when a detection's mapped box has IoU > --iou with the landmark box.")
-    @OptionGroup var options: VisionData
-    @Option(help: "IoU threshold for a detection to count.") var iouThreshold: Float = 0.5
-    @Option(help: "Use only the first N faces (0 = all).") var limit = 0
-
-    func run() throws {
-      let set = try options.dataset()
-      let detector = try options.detector()
-      let faces = limit > 0 ? Array(set.faces.prefix(limit)) : set.faces
-      var found: [[PixelRect]] = []
-      var times: [Double] = []
-      for f in faces {
-        let image = GrayImage(try RGBImage(contentsOf: set.imagePath(f)))
-        let t0 = KernelBenchmark.now()
-        found.append(detector.detect(image).map(\.rect))
-        times.append(KernelBenchmark.now() - t0)
-      }
-      let truth = faces.map { FaceBox(bounding: $0.points)! }
-      // Fit on the even rows: pick each face's best window under the current mapping, refit, repeat.
-      var mapping = DetectorBoxMapping.identity
-      for _ in 0..<4 {
-        var pairs: [(PixelRect, FaceBox)] = []
-        for i in stride(from: 0, to: faces.count, by: 2) {
-          if let best = found[i].max(by: { iou(mapping.landmarkBox(for: $0), truth[i]) < iou(mapping.landmarkBox(for: $1), truth[i]) }),
-             iou(mapping.landmarkBox(for: best), truth[i]) > 0.3 {
-            pairs.append((best, truth[i]))
-          }
-        }
-        mapping = DetectorBoxMapping.fit(pairs)
-      }
-      print("cascade \(options.cascade), \(faces.count) faces, minSize \(options.minSize), scaleFactor \(options.scaleFactor), minNeighbors \(options.minNeighbors)")
-      print("fitted on even rows: widthScale \(fixed(mapping.widthScale, 4)) heightScale \(fixed(mapping.heightScale, 4)) centerX \(fixed(mapping.centerX, 4)) centerY \(fixed(mapping.centerY, 4))")
-      let builtIn = DetectorBoxMapping.fitted(forCascade: options.cascade)
-      for (name, m) in [("fitted now", mapping), ("in code", builtIn), ("identity", DetectorBoxMapping.identity)] {
-        func rate(_ rows: [Int]) -> (Double, Float) {
-          var hit = 0
-          var ious: [Float] = []
-          for i in rows {
-            let best = found[i].map { iou(m.landmarkBox(for: $0), truth[i]) }.max() ?? 0
-            ious.append(best)
-            if best > iouThreshold { hit += 1 }
-          }
-          return (Double(hit) / Double(max(rows.count, 1)), percentile(ious, 0.5))
-        }
-        let odd = rate(Array(stride(from: 1, to: faces.count, by: 2)))
-        let all = rate(Array(faces.indices))
-        print("mapping \(name): detected (IoU > \(iouThreshold)) odd rows \(fixed(Float(odd.0 * 100), 1)) %, all \(fixed(Float(all.0 * 100), 1)) % (median best IoU \(fixed(all.1, 3)))")
-      }
-      var bySubset: [String: (Int, Int)] = [:]
-      for (i, f) in faces.enumerated() {
-        let subset = String(f.image.split(separator: "_").first ?? "")
-        let hit = found[i].contains { iou(builtIn.landmarkBox(for: $0), truth[i]) > iouThreshold }
-        bySubset[subset, default: (0, 0)].0 += hit ? 1 : 0
-        bySubset[subset, default: (0, 0)].1 += 1
-      }
-      for (k, v) in bySubset.sorted(by: { $0.key < $1.key }) {
-        print("  \(k): \(v.0)/\(v.1) = \(fixed(Float(v.0) * 100 / Float(v.1), 1)) %")
-      }
-      let falsePositives = zip(found, truth).map { ds, t in ds.filter { iou(builtIn.landmarkBox(for: $0), t) <= 0.3 }.count }.reduce(0, +)
-      print("other detections (IoU <= 0.3 with the face): \(falsePositives) in \(faces.count) images")
-      print("detector time per 320x320 crop: median \(fixed(Float(median(times) * 1000), 2)) ms")
-    }
-  }
-
-  struct BenchDetect: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-detect", abstract: "Detector time per 640x480 frame (1 thread).")
-    @OptionGroup var options: VisionData
-    @Option(help: "Timed runs (median reported).") var runs = 15
-
-    func run() throws {
-      let set = try options.dataset()
-      let f = set.faces[0]
-      let clip = SyntheticClip(sources: [(try RGBImage(contentsOf: set.imagePath(f)), f.points)], frameCount: 60)
-      let frame = clip.render(frame: 0)
-      let gray = GrayImage(frame)
-      let detector = try options.detector()
-      var times: [Double] = [], grayTimes: [Double] = []
-      var faces = 0
-      for _ in 0..<(runs + 2) {
-        let t0 = KernelBenchmark.now()
-        let g = GrayImage(frame)
-        let t1 = KernelBenchmark.now()
-        faces = detector.detect(g).count
-        let t2 = KernelBenchmark.now()
-        grayTimes.append(t1 - t0); times.append(t2 - t1)
-      }
-      times.removeFirst(2); grayTimes.removeFirst(2)
-      _ = gray
-      print("cascade \(options.cascade): 640x480, minSize \(options.minSize), scaleFactor \(options.scaleFactor): " +
-            "detect median \(fixed(Float(median(times) * 1000), 2)) ms (min \(fixed(Float(times.min()! * 1000), 2)), max \(fixed(Float(times.max()! * 1000), 2))) " +
-            "+ RGB to gray \(fixed(Float(median(grayTimes) * 1000), 2)) ms, \(faces) face(s), \(runs) runs")
-    }
-  }
-
   struct Track: ParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "track",
@@ -218,20 +89,20 @@ extension VisionCommand {
       var options = FaceTracker.Options()
       options.redetectInterval = interval
       options.smoothing = nil
-      let tracker = FaceTracker(options: options, detect: { detector.detect(in: $0).map { AlignedBox(box: $0.box, roll: 0) } }, landmarker: landmarks)
+      let tracker = FaceTracker(options: options, detect: { detector.detect(in: $0).map(\.crop) }, landmarker: landmarks)
       for n in 0..<frames {
         frameIndex = n
         let image = clip.render(frame: n)
         let truth = clip.truth(face: 0, frame: n)
         let tb = FaceBox(bounding: truth)!
-        // Detect every frame: the detection that best overlaps the truth, roll 0.
+        // Detect every frame: the detection whose crop best overlaps the truth.
         let t0 = KernelBenchmark.now()
-        let dets = detector.detect(in: image)
-        let best = dets.max { iou($0.box, tb) < iou($1.box, tb) }.flatMap { iou($0.box, tb) > 0.3 ? $0 : nil }
-        let p = best.map { landmarks(image, $0.box, 0) }
+        let dets = detector.detect(in: image).map(\.crop)
+        let best = dets.max { iou($0.boundingBox, tb) < iou($1.boundingBox, tb) }.flatMap { iou($0.boundingBox, tb) > 0.3 ? $0 : nil }
+        let p = best.map { landmarks(image, $0.box, $0.roll) }
         every.time += KernelBenchmark.now() - t0
         every.detections += 1
-        record(&every, points: p, used: best.map { AlignedBox(box: $0.box, roll: 0) }, truth: truth)
+        record(&every, points: p, used: best, truth: truth)
         let t1 = KernelBenchmark.now()
         let faces = tracker.update(image, timestamp: Double(n) / clip.fps)
         tracked.time += KernelBenchmark.now() - t1
@@ -276,7 +147,7 @@ extension VisionCommand {
       var n = 0
       var opts = FaceTracker.Options()
       opts.smoothing = nil
-      let tracker = FaceTracker(options: opts, detect: { detector.detect(in: $0).map { AlignedBox(box: $0.box, roll: 0) } }, landmarker: { image, box, roll in
+      let tracker = FaceTracker(options: opts, detect: { detector.detect(in: $0).map(\.crop) }, landmarker: { image, box, roll in
         lm?.landmarks(in: image, box: box, roll: roll) ?? proxy.landmarks(truth: clip.truth(face: 0, frame: n), box: box, roll: roll, crop: crop)
       })
       var raw: [[Point]?] = []

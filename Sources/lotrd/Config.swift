@@ -21,7 +21,6 @@ struct Config: Equatable, Sendable {
   var box: Box? = nil
   var detector = "auto"
   var detectorModel = ""
-  var cascade = ""
   var focal = 0.0
   var idleTimeout = 10.0
   var maxClients = 32
@@ -96,17 +95,14 @@ struct Config: Equatable, Sendable {
            }, show: { c in c.box.map { "\($0.x),\($0.y),\($0.width),\($0.height)" } ?? "" }),
     Option(name: "detector", metavar: "KIND", help: """
       Face finding, then tracking from the landmarks (One Euro smoothed): blazeface (the \
-      int8 CNN of --detector-model), haar or lbp (OpenCV cascade), none (the --box or the \
-      whole frame, no tracking), or auto (blazeface when its model is found, else haar when \
-      its cascade is installed, else none).
+      int8 CNN of --detector-model), none (the --box or the whole frame, no tracking), or \
+      auto (blazeface when its model is found, else none).
       """, apply: { c, v in
-        guard ["auto", "blazeface", "haar", "lbp", "none"].contains(v) else { throw DaemonError("must be auto, blazeface, haar, lbp or none") }
+        guard ["auto", "blazeface", "none"].contains(v) else { throw DaemonError("must be auto, blazeface or none") }
         c.detector = v
       }, show: { $0.detector }),
     Option(name: "detector-model", metavar: "FILE", help: "Face detector .lotr for --detector blazeface (default: blazeface-short.lotr beside --model).",
            apply: { c, v in c.detectorModel = v }, show: { $0.detectorModel }),
-    Option(name: "cascade", metavar: "FILE", help: "Cascade XML for --detector (default: OpenCV's, under /usr/share/opencv4).",
-           apply: { c, v in c.cascade = v }, show: { $0.cascade }),
     Option(name: "focal", metavar: "PIXELS", help: """
       The camera's focal length in pixels at the capture size, for the head pose (0: the \
       frame's larger side, a 53-degree field of view across it; a calibrated value is better).

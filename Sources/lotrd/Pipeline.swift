@@ -378,7 +378,7 @@ private struct InferenceLoop {
       let start = monotonicNanoseconds()
       let image = taken.frame.rgbImage
       // A tracker per face-finding setting; rebuilt after a model swap.
-      let key = [c.detector, c.detectorModel, c.cascade, c.model].joined(separator: "|")  // no file probe per frame
+      let key = [c.detector, c.detectorModel, c.model].joined(separator: "|")  // no file probe per frame
       if key != trackerKey {
         trackerKey = key
         tracker = nil
@@ -441,23 +441,18 @@ func headPose(_ points: [Float], _ width: Int, _ height: Int, focal: Double) -> 
 /// landmarks this far off are not a face (or the model failed), and no pose is sent.
 let maxPoseError: Float = 0.3
 
-/// The face finding --detector asks for, resolved to files. auto: BlazeFace when its model
-/// is found, else the Haar cascade when OpenCV's is installed, else none.
+/// The face finding --detector asks for, resolved to a file. auto: BlazeFace when its model
+/// is found (--detector-model, else beside --model), else none.
 enum FaceFinding: Equatable {
   case none
   case cnn(model: String)
-  case cascade(file: String)
 
   init(_ c: Config) {
     let cnnModel = c.detectorModel.isEmpty ? CNNFaceDetector.shippedModel(besideLandmarkModel: c.model) : c.detectorModel
     switch c.detector {
     case "none": self = .none
     case "blazeface": self = .cnn(model: cnnModel)
-    case "lbp": self = .cascade(file: c.cascade.isEmpty ? Cascade.defaultLBPPath : c.cascade)
-    case "haar": self = .cascade(file: c.cascade.isEmpty ? Cascade.defaultHaarPath : c.cascade)
-    default:
-      let haar = c.cascade.isEmpty ? Cascade.defaultHaarPath : c.cascade
-      self = fileExists(cnnModel) ? .cnn(model: cnnModel) : fileExists(haar) ? .cascade(file: haar) : .none
+    default: self = fileExists(cnnModel) ? .cnn(model: cnnModel) : .none
     }
   }
 
@@ -465,7 +460,6 @@ enum FaceFinding: Equatable {
     switch self {
     case .none: return "fixed box"
     case .cnn(let path): return "CNN detector \(path) + tracking"
-    case .cascade(let path): return "cascade \(path) + tracking"
     }
   }
 
@@ -474,7 +468,6 @@ enum FaceFinding: Equatable {
     switch self {
     case .none: return nil
     case .cnn(let path): return FaceTracker(detector: try CNNFaceDetector(path: path, threads: threads), model: model)
-    case .cascade(let path): return FaceTracker(detector: try FaceDetector(cascadePath: path), model: model)
     }
   }
 }

@@ -39,6 +39,9 @@ do {
   let finding = FaceFinding(config)
   _ = try finding.tracker(model: model, threads: 1)  // refuse a missing or broken detector now
   Log.info("face finding: \(finding == .none ? "fixed box (\(config.box == nil ? "whole frame" : "--box"))" : finding.description)")
+  if finding == .none && config.detector == "auto" {
+    Log.notice("no face detector found (blazeface-short.lotr beside --model, or --detector-model): landmarks from the fixed box")
+  }
 } catch {
   fail("invalid configuration: \(error)", code: 2)
 }

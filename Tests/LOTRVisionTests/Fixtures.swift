@@ -1,0 +1,8 @@
+import LOTR
+
+/// Fixtures under Tests/Fixtures/vision (see its README).
+let visionFixtures: String = {
+  var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+  parts.removeLast(2)
+  return parts.joined(separator: "/") + "/Fixtures/vision"
+}()
