@@ -155,13 +155,20 @@ public final class CNNFaceDetector: @unchecked Sendable {
     let (w, h) = (Float(image.width), Float(image.height))
     let found = pass(image, region: FaceBox(x: 0, y: 0, width: w, height: h), minScore: minScore)
     guard found.isEmpty, options.tileWhenEmpty else { return found }
-    let side = 0.6 * max(w, h)
-    var tiled: [AnchorDecoding.Candidate] = []
-    for (fx, fy) in [(Float(0), Float(0)), (1, 0), (0, 1), (1, 1)] {
-      let tile = FaceBox(x: fx * (w - side), y: fy * (h - side), width: side, height: side)
-      tiled += pass(image, region: tile, minScore: minScore)
+    // Finer grids until something is found: n x n overlapping squares of `fraction` x the
+    // longer side (the short-range model sees faces down to about a fifth of its input).
+    for (n, fraction) in [(2, Float(0.6)), (3, Float(0.4))] {
+      let side = fraction * max(w, h)
+      var tiled: [AnchorDecoding.Candidate] = []
+      for j in 0..<n {
+        for i in 0..<n {
+          let (fx, fy) = (Float(i) / Float(n - 1), Float(j) / Float(n - 1))
+          tiled += pass(image, region: FaceBox(x: fx * (w - side), y: fy * (h - side), width: side, height: side), minScore: minScore)
+        }
+      }
+      if !tiled.isEmpty { return AnchorDecoding.weightedNMS(tiled, iou: options.suppressionIoU) }
     }
-    return AnchorDecoding.weightedNMS(tiled, iou: options.suppressionIoU)
+    return []
   }
 
   /// One run of the network on `region` of the frame (a square, or the frame letterboxed),

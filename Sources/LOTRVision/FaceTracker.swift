@@ -139,6 +139,10 @@ public final class FaceTracker {
   public struct Options: Sendable {
     /// Run the detector every this many frames even when every track looks fine.
     public var redetectInterval: Int = 10
+    /// With no face followed, run it every this many frames: an empty scene costs the
+    /// detector's full search (whole frame, then 2x2 and 3x3 tiles: 14 passes) a third
+    /// of the time, and a face that walks in is found within 100 ms at 30 fps.
+    public var idleDetectInterval: Int = 3
     public var maxFaces: Int = 4
     /// A detection and a track are the same face above this IoU.
     public var matchIoU: Float = 0.3
@@ -221,7 +225,7 @@ public final class FaceTracker {
   public func update(_ frame: RGBImage, timestamp: Double) -> [TrackedFace] {
     frames += 1
     var detected = false
-    if tracks.isEmpty || sinceDetection >= options.redetectInterval {
+    if sinceDetection >= (tracks.isEmpty ? options.idleDetectInterval : options.redetectInterval) {
       merge(detections: detect(frame))
       detected = true
     }

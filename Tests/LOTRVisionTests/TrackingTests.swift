@@ -183,6 +183,26 @@ final class TrackerTests: XCTestCase {
     XCTAssertEqual(tracker.lostEvents, 1)
   }
 
+  func testAnEmptySceneIsSearchedEveryThirdFrame() throws {
+    let scene = Scene(shape: try unitShape())
+    var options = FaceTracker.Options()
+    options.smoothing = nil
+    let frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 640 * 480 * 3))
+    let arrives = 31
+    let tracker = FaceTracker(options: options, detect: { _ in
+      scene.detections += 1
+      return scene.frame >= arrives ? [AlignedBox(box: FaceBox(bounding: scene.truth(0))!, roll: 0)] : []
+    }, landmarker: { _, _, _ in scene.truth(0) })
+    var firstSeen: Int?
+    for n in 0..<40 {
+      scene.frame = n
+      if n == arrives { XCTAssertEqual(scene.detections, 11, "frames 0, 3, ..., 30") }
+      if !tracker.update(frame, timestamp: Double(n) / 30).isEmpty && firstSeen == nil { firstSeen = n }
+    }
+    XCTAssertEqual(firstSeen, 33, "found at the next idle search")
+    XCTAssertEqual(scene.detections, 12, "then tracked: no detector run until the 10-frame re-detection")
+  }
+
   func testAFaceThatLeavesIsDroppedAfterMissedDetections() throws {
     let scene = Scene(shape: try unitShape())
     var gone = false
