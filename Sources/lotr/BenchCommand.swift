@@ -8,7 +8,7 @@ import Glibc
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
-    abstract: "Time a model: per-op table, median end-to-end latency, load time and peak memory.",
+    abstract: "Time a model (landmarks or face detector): per-op table, median latency, load time and peak memory.",
     discussion: "Not a test: timings on a shared machine drift; compare runs made side by side."
   )
 
@@ -34,20 +34,34 @@ struct BenchCommand: ParsableCommand {
 
   func run() throws {
     let path = try kernels.map { try KernelPath.named($0) } ?? KernelPath.default()
-    let start = KernelBenchmark.now()
-    let landmarkModel = try LandmarkModel(path: model, kernels: path, threads: threads)
-    let loadMs = (KernelBenchmark.now() - start) * 1000
-    let network = landmarkModel.network
-    let m = landmarkModel.metadata
-    // A mid-grey frame with the face box in the middle: timing does not depend on content.
+    var start = KernelBenchmark.now()
+    let file = try ModelFile.open(path: model)
+    // A mid-grey frame: timing does not depend on content. A landmark model runs on a face
+    // box in the middle (crop warp + network + points); a detector on the whole frame
+    // letterboxed (warp + network; the decoding is a few microseconds).
     let image = RGBImage(width: 640, height: 480, fill: (128, 128, 128))
-    let box = FaceBox(x: 240, y: 160, width: 160, height: 160)
-    _ = landmarkModel.landmarks(in: image, box: box)
+    let network: Network
+    let infer: () -> Void
+    if file.metadata.kind == .faceDetection {
+      network = try Network(model: file, kernels: path, threads: threads)
+      let input = ModelInput(network)
+      let frame = CropGeometry.transform(box: FaceBox(x: 0, y: 0, width: 640, height: 480), crop: file.metadata.crop)
+      infer = { input.fill(from: image, transform: frame); network.run() }
+    } else {
+      start = KernelBenchmark.now()
+      let landmarkModel = try LandmarkModel(path: model, kernels: path, threads: threads)
+      network = landmarkModel.network
+      let box = FaceBox(x: 240, y: 160, width: 160, height: 160)
+      infer = { _ = landmarkModel.landmarks(in: image, box: box) }
+    }
+    let loadMs = (KernelBenchmark.now() - start) * 1000
+    let m = file.metadata
+    infer()
 
     var latencies: [Double] = []
     for _ in 0..<runs {
       let t0 = KernelBenchmark.now()
-      _ = landmarkModel.landmarks(in: image, box: box)
+      infer()
       latencies.append(KernelBenchmark.now() - t0)
     }
     var stepTimes: [Double] = []
