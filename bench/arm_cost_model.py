@@ -515,3 +515,383 @@ def mac_limit(tools: Toolchain, core: Core, arch: str) -> dict:
     return {"core": core.key, "arch": arch, "mca_cpu": cpu, "model": note, "forms": forms,
             "limit_macs_per_cycle": best["macs_per_cycle"], "limit_form": best["form"],
             "f32_fma_per_cycle": round(lanes * accumulators / sim["cycles_per_iteration"], 3), "f32_form": label}
+
+
+# The crop warp is plain C (image_warp.c): its pixel loop branches per tap (bounds), so
+# llvm-mca of the loop's whole instruction range, every path laid end to end, is an upper
+# bound on its per-pixel cycles. The pixel loop is the smallest loop that stores the three
+# channels of one output pixel.
+WARP = Kernel("rgb8_warp_normalize_f32 (C)", "image_warp.c", "lotr_rgb8_warp_normalize_f32", "aarch64", "warp",
+              ("a53", "a72", "a76"), ("a53", "a72", "a76"))
+
+
+def analyse_warp(tools: Toolchain, core: Core) -> dict:
+    cpu, note = tools.model_cpu(core, "aarch64")
+    fn = parse_function(tools.compile(WARP, core), WARP.function, "aarch64")
+    def stores(l):
+        return sum(1 for i in fn.instructions[l[0]:l[1] + 1] if i.mnemonic == "str" and re.match(r"s\d+,", i.operands))
+    candidates = [l for l in loops_of(fn, "aarch64") if stores(l) == 3]
+    if not candidates:
+        raise ModelError(f"{WARP.function} ({core.cpu}): no loop stores one pixel's three channels")
+    loop = min(candidates, key=lambda l: l[1] - l[0])
+    sim = tools.simulate([i.text for i in fn.instructions[loop[0]:loop[1] + 1]], "aarch64", cpu, ITERATIONS)
+    return {"kernel": WARP.name, "core": core.key, "mca_cpu": cpu, "model": note,
+            "loop_instructions": loop[1] - loop[0] + 1, "cycles_per_pixel": round(sim["cycles_per_iteration"], 3)}
+
+
+# ------------------------------------------------------------ runtime constants ---
+
+def c_constant(path: Path, name: str) -> int:
+    """A `#define NAME <int>` or `#define NAME ((size_t)1 << N)` of the runtime's C source:
+    the thread split's thresholds are the runtime's own, not copies."""
+    text = path.read_text()
+    m = re.search(rf"#define\s+{name}\s+\(\(size_t\)1\s*<<\s*(\d+)\)", text)
+    if m:
+        return 1 << int(m.group(1))
+    m = re.search(rf"#define\s+{name}\s+(\d+)\b", text)
+    if not m:
+        raise ModelError(f"{path.name}: #define {name} not found (the cost model mirrors it)")
+    return int(m.group(1))
+
+
+def runtime_constants() -> dict:
+    return {
+        "gemm_parallel_min_macs": c_constant(KERNELS_DIR / "qs8_gemm.c", "PARALLEL_MIN_MACS"),
+        "gemm_tasks_per_thread": c_constant(KERNELS_DIR / "qs8_gemm.c", "TASKS_PER_THREAD"),
+        "dwconv_parallel_min_macs": c_constant(KERNELS_DIR / "qs8_conv.c", "DWCONV_PARALLEL_MIN_MACS"),
+    }
+
+
+# ------------------------------------------------------------------- the layers ---
+
+def layer_listing(lotr: str | None, model: Path) -> dict:
+    """`lotr info --json`: the model file's nodes with shapes, from the runtime's own reader."""
+    binary = lotr or str(ROOT / ".build" / "release" / "lotr")
+    if not Path(binary).is_file():
+        raise ModelError(f"no lotr binary at {binary}: swift build -c release --product lotr (or --lotr PATH)")
+    return json.loads(run_tool([binary, "info", "--json", str(model)]))
+
+
+def div_up(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclasses.dataclass
+class Assumptions:
+    thread_efficiency: float   # parallel speed-up per thread, on top of the task split
+    blas_efficiency: float     # OpenBLAS float GEMM (attention) as a fraction of the FMLA peak
+    call_cycles: float         # one small memcpy/memset call (im2col copies one pixel's channels per call)
+    bandwidth: dict            # board -> GB/s
+
+
+def gemm_split_tasks(m_tiles: int, n_blocks: int, threads: int, consts: dict, macs: int) -> tuple:
+    """qs8_gemm.c's split(): (tasks, row tiles per task, column blocks per task)."""
+    if threads <= 1 or macs < consts["gemm_parallel_min_macs"]:
+        return 1, m_tiles, n_blocks
+    target = threads * consts["gemm_tasks_per_thread"]
+    n_split = 1 if m_tiles >= target else min(n_blocks, div_up(target, m_tiles))
+    blocks_per_task = div_up(n_blocks, n_split)
+    n_split = div_up(n_blocks, blocks_per_task)
+    m_split = min(m_tiles, div_up(target, n_split))
+    tiles_per_task = div_up(m_tiles, m_split)
+    return div_up(m_tiles, tiles_per_task) * n_split, tiles_per_task, blocks_per_task
+
+
+def parallel_cycles(task_cycles: float, tasks: int, threads: int, eff: float) -> float:
+    """Tasks pulled from one counter: the slowest thread runs ceil(tasks / threads) of them."""
+    if tasks <= 1 or threads <= 1:
+        return task_cycles * max(tasks, 1)
+    return div_up(tasks, threads) * task_cycles / eff
+
+
+def gemm_cost(m: int, n: int, k: int, kernel: dict, threads: int, consts: dict, a: Assumptions) -> dict:
+    t = kernel["tile"]
+    m_tiles, n_blocks, iters = div_up(m, t["mr"]), div_up(n, t["nr"]), div_up(k, t["kstep"])
+    block = iters * kernel["cycles_per_iteration"] + kernel["overhead_cycles"]
+    tasks, tiles_per_task, blocks_per_task = gemm_split_tasks(m_tiles, n_blocks, threads, consts, m * n * k)
+    one = m_tiles * n_blocks * block
+    many = parallel_cycles(tiles_per_task * blocks_per_task * block, tasks, threads, a.thread_efficiency)
+    issued = m_tiles * t["mr"] * n_blocks * t["nr"] * iters * t["kstep"]
+    return {"cycles_1": one, "cycles_t": min(one, many) if tasks > 1 else one, "tasks": tasks,
+            "tile_use": m * n * k / issued, "shape": f"{m}x{n}x{k}"}
+
+
+def dwconv_cost(oh: int, ow: int, c: int, kernel: dict, threads: int, consts: dict, a: Assumptions) -> dict:
+    blocks = div_up(c, kernel["tile"]["channels"])
+    row = ow * (blocks * kernel["cycles_per_iteration"] + kernel["overhead_cycles"])
+    tasks = 1
+    if threads > 1 and oh * ow * c * 9 >= consts["dwconv_parallel_min_macs"]:
+        rows_per_task = div_up(oh, min(oh, threads * 4))
+        tasks = div_up(oh, rows_per_task)
+        many = parallel_cycles(rows_per_task * row, tasks, threads, a.thread_efficiency)
+    one = oh * row
+    return {"cycles_1": one, "cycles_t": many if tasks > 1 else one, "tasks": tasks,
+            "tile_use": c / (blocks * kernel["tile"]["channels"]), "shape": f"{oh}x{ow}x{c}"}
+
+
+def tensor_bytes(t: dict) -> int:
+    size = {"f32": 4, "i32": 4, "i8": 1}.get(t["dtype"], 4)
+    return math.prod(t["shape"]) * size
+
+
+def node_cost(node: dict, kernels: dict, core_limit: dict, threads: int, consts: dict, a: Assumptions,
+              ghz: float, gbs: float) -> dict:
+    """Seconds of one node on 1 and on `threads` threads, and how it was modeled."""
+    op, ins, out = node["op"], node["inputs"], node["outputs"][0]
+    attrs = node["attributes"]
+    moved = sum(tensor_bytes(t) for t in ins if not t["constant"]) + tensor_bytes(out)
+    memory_s = moved / (gbs * 1e9)
+    cost = {"index": node["index"], "name": node["name"], "op": op, "int8": node["int8"], "macs": node["macs"]}
+    def done(kind, c1, ct, extra_s=0.0, **more):
+        cost.update(kind=kind, ms_1=(c1 / (ghz * 1e9) + extra_s) * 1e3, ms_t=(ct / (ghz * 1e9) + extra_s) * 1e3, **more)
+        return cost
+    if op == "CONV2D" and node["int8"]:
+        x, y = ins[0]["shape"], out["shape"]
+        w = attrs["window"]
+        if attrs["groups"] > 1:
+            r = dwconv_cost(y[1], y[2], y[3], kernels["dwconv"], threads, consts, a)
+            return done("dwconv", r["cycles_1"], r["cycles_t"], shape=r["shape"], tile_use=r["tile_use"])
+        m, n, k = y[1] * y[2], y[3], w["kernelH"] * w["kernelW"] * x[3]
+        r = gemm_cost(m, n, k, kernels["gemm"], threads, consts, a)
+        pointwise = w["kernelH"] == w["kernelW"] == w["strideH"] == w["strideW"] == 1 and not any(
+            w[p] for p in ("padTop", "padLeft", "padBottom", "padRight"))
+        im2col_1 = im2col_t = 0.0
+        extra_s = 0.0
+        if not pointwise:
+            calls_per_row = y[2] * w["kernelH"] * w["kernelW"]
+            im2col_1 = y[1] * calls_per_row * a.call_cycles
+            im2col_t = parallel_cycles(calls_per_row * a.call_cycles, y[1], threads, a.thread_efficiency)
+            extra_s = 2 * m * k / (gbs * 1e9)
+        return done("gemm" + ("" if pointwise else " + im2col"), r["cycles_1"] + im2col_1, r["cycles_t"] + im2col_t,
+                    extra_s, shape=r["shape"], tile_use=r["tile_use"])
+    if op == "LINEAR" and node["int8"]:
+        k = ins[1]["shape"][1]
+        n = ins[1]["shape"][0]
+        m = math.prod(ins[0]["shape"]) // k
+        r = gemm_cost(m, n, k, kernels["gemm"], threads, consts, a)
+        return done("gemm", r["cycles_1"], r["cycles_t"], shape=r["shape"], tile_use=r["tile_use"])
+    if node["macs"] > 0:
+        # Float MACs (attention, float convolutions and linears) through OpenBLAS, one
+        # thread for an int8 model (Network.blasThreads), plus their operands' traffic.
+        c = node["macs"] / (core_limit["f32_fma_per_cycle"] * a.blas_efficiency)
+        return done("float gemm (OpenBLAS)", c, c, memory_s)
+    return done("memory", 0.0, 0.0, memory_s, bytes=moved)
+
+
+def model_latency(listing: dict, board: Board, kernels: dict, core_limit: dict, warp: dict, consts: dict,
+                  a: Assumptions, threads: int) -> dict:
+    gbs = a.bandwidth[board.key]
+    nodes = [node_cost(n, kernels, core_limit, threads, consts, a, board.ghz, gbs) for n in listing["nodes"]]
+    w, h = listing["input"]["width"], listing["input"]["height"]
+    # The crop: the warp samples the frame into the W x H x 3 float input (one thread).
+    crop_cycles = w * h * warp["cycles_per_pixel"]
+    crop_ms = max(crop_cycles / (board.ghz * 1e9), (w * h * 3 * 4 + w * h * 12) / (gbs * 1e9)) * 1e3
+    by_kind = {}
+    for c in nodes:
+        by_kind[c["kind"]] = by_kind.get(c["kind"], 0.0) + (c["ms_t"] if threads > 1 else c["ms_1"])
+    network = sum(by_kind.values())
+    return {"board": board.key, "threads": threads, "network_ms": network, "crop_ms": crop_ms,
+            "total_ms": network + crop_ms, "by_kind_ms": by_kind, "nodes": nodes}
+
+
+# ------------------------------------------------------------------------ report ---
+
+MODELS = ["models/lotr-m-68.lotr", "models/lotr-s-68.lotr", "models/blazeface-short.lotr"]
+FACE_MODEL = "lotr-m-68"  # the shipped landmark model: the issue's latency targets are for it
+TARGET_PERCENT_OF_LIMIT = 70.0
+TARGET_CORES = ("a72", "a76")
+TARGET_MS = {"pi4": 10.0, "pi5": 4.0}
+
+
+def parse_bandwidth(items: list) -> dict:
+    bandwidth = {k: b.bandwidth_gbs for k, b in BOARDS.items()}
+    for item in items or []:
+        board, _, value = item.partition("=")
+        if board not in BOARDS or not value:
+            raise ModelError(f"--bandwidth takes BOARD=GB/s with BOARD one of {', '.join(BOARDS)}: {item}")
+        bandwidth[board] = float(value)
+    return bandwidth
+
+
+def analyse(args) -> dict:
+    clang = find_tool(args.clang, ["/opt/swift/usr/bin/clang", "clang"], "clang")
+    mca = find_llvm_mca(args.llvm_mca)
+    if not clang:
+        raise ModelError("clang not found (the Swift toolchain's, or --clang)")
+    if not mca:
+        raise ModelError("llvm-mca not found: apt-get install llvm (Debian), or --llvm-mca PATH")
+    tools = Toolchain(clang, mca)
+    report = {"tools": {"clang": clang, "clang_version": tool_version(clang), "llvm_mca": mca,
+                        "llvm_mca_version": tool_version(mca), "iterations": ITERATIONS}}
+    limits = {}
+    for core in CORES.values():
+        for arch in ("aarch64", "armv7"):
+            limits[(core.key, arch)] = mac_limit(tools, core, arch)
+    report["limits"] = list(limits.values())
+    kernels = []
+    for kernel in KERNELS:
+        for key in kernel.cores:
+            r = analyse_kernel(tools, kernel, CORES[key])
+            limit = limits[(key, kernel.arch)]
+            if "error" not in r and "error" not in limit:
+                r["limit_macs_per_cycle"] = limit["limit_macs_per_cycle"]
+                r["limit_form"] = limit["limit_form"]
+                r["percent_of_limit"] = round(100 * r["macs_per_cycle"] / limit["limit_macs_per_cycle"], 1)
+            kernels.append(r)
+    report["kernels"] = kernels
+    report["warp"] = [analyse_warp(tools, core) for core in CORES.values()]
+    if args.kernels_only:
+        return report
+
+    consts = runtime_constants()
+    assumptions = Assumptions(args.thread_efficiency, args.blas_efficiency, args.call_cycles,
+                              parse_bandwidth(args.bandwidth))
+    report["runtime_constants"] = consts
+    report["assumptions"] = dataclasses.asdict(assumptions)
+    report["boards"] = [dataclasses.asdict(b) | {"bandwidth_gbs": assumptions.bandwidth[b.key]} for b in BOARDS.values()]
+    models = []
+    for path in args.models:
+        listing = layer_listing(args.lotr, ROOT / path if not Path(path).is_absolute() else Path(path))
+        entry = {"model": listing["model"], "file": path, "total_macs": listing["total_macs"],
+                 "input": listing["input"], "boards": []}
+        for board in BOARDS.values():
+            chosen = {"gemm": next(k for k in kernels if k["core"] == board.core and k["dispatched"]
+                                   and k["arch"] == "aarch64" and k["kernel"].startswith("qs8_gemm")),
+                      "dwconv": next(k for k in kernels if k["core"] == board.core and k["dispatched"]
+                                     and k["arch"] == "aarch64" and k["kernel"].startswith("qs8_dwconv"))}
+            for k in chosen.values():
+                if "error" in k:
+                    raise ModelError(f"{k['kernel']} on {board.core}: {k['error']}")
+            warp = next(w for w in report["warp"] if w["core"] == board.core)
+            runs = {}
+            for threads in sorted({1, board.cores}):
+                runs[threads] = model_latency(listing, board, chosen, limits[(board.core, "aarch64")], warp, consts,
+                                              assumptions, threads)
+            entry["boards"].append({
+                "board": board.key, "gemm_kernel": chosen["gemm"]["kernel"], "threads": {
+                    str(t): {k: v for k, v in r.items() if k != "nodes" or args.per_layer} for t, r in runs.items()}})
+        models.append(entry)
+    report["models"] = models
+    report["targets"] = targets(report)
+    return report
+
+
+def targets(report: dict) -> list:
+    out = []
+    for k in report["kernels"]:
+        if k["core"] in TARGET_CORES and k["arch"] == "aarch64" and k["dispatched"] and "percent_of_limit" in k:
+            out.append({"target": f"{k['kernel']} on {k['core']} >= {TARGET_PERCENT_OF_LIMIT:.0f} % of the MAC/cycle limit",
+                        "value": k["percent_of_limit"], "met": k["percent_of_limit"] >= TARGET_PERCENT_OF_LIMIT})
+    for m in report.get("models", []):
+        if m["model"] != FACE_MODEL.split("-68")[0] and not m["file"].endswith(FACE_MODEL + ".lotr"):
+            continue
+        for b in m["boards"]:
+            if b["board"] in TARGET_MS:
+                run = b["threads"][str(max(int(t) for t in b["threads"]))]
+                out.append({"target": f"{m['model']} on {b['board']} ({run['threads']} threads), crop + network "
+                                      f"<= {TARGET_MS[b['board']]:.0f} ms",
+                            "value": round(run["total_ms"], 3), "met": run["total_ms"] <= TARGET_MS[b["board"]]})
+    return out
+
+
+def print_tables(report: dict, per_layer: bool) -> None:
+    t = report["tools"]
+    print(f"clang {t['clang_version']} ({t['clang']}), llvm-mca {t['llvm_mca_version']} ({t['llvm_mca']})\n")
+    print("MAC/cycle limit per core (llvm-mca, 16 independent accumulators of each form):\n")
+    print("| core | arch | llvm-mca model | best form | int8 MACs/cycle | forms (MACs/cycle, pipes) | f32 FMA/cycle |")
+    print("|---|---|---|---|---:|---|---:|")
+    for l in report["limits"]:
+        if "error" in l:
+            print(f"| {l['core']} | {l['arch']} | - | - | - | {l['error']} | - |")
+            continue
+        forms = "; ".join(f"{f['form']} {f['macs_per_cycle']:g} ({'+'.join(f['pipes'])})" for f in l["forms"])
+        print(f"| {l['core']} | {l['arch']} | {l['mca_cpu']} | {l['limit_form']} | {l['limit_macs_per_cycle']:g} | "
+              f"{forms} | {l['f32_fma_per_cycle']:g} |")
+    print("\nInner loops (cycles per source iteration, steady state):\n")
+    print("| kernel | core | default there | llvm-mca model | MACs/iter | cycles/iter | MACs/cycle | limit | % of limit "
+          "| busiest resources (cycles/iter) | overhead cycles |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---|---:|")
+    for k in report["kernels"]:
+        if "error" in k:
+            print(f"| {k['kernel']} | {k['core']} | {'yes' if k['dispatched'] else 'no'} | {k['mca_cpu'] or '-'} "
+                  f"| - | - | - | - | - | {k['error']} | - |")
+            continue
+        busy = ", ".join(f"{b['resource']} {b['cycles_per_iteration']:g}" for b in k["busiest_resources"])
+        print(f"| {k['kernel']} | {k['core']} | {'yes' if k['dispatched'] else 'no'} | {k['mca_cpu']} "
+              f"| {k['macs_per_iteration']} | {k['cycles_per_iteration']:g} | {k['macs_per_cycle']:.2f} "
+              f"| {k.get('limit_macs_per_cycle', '-')} | {k.get('percent_of_limit', '-')} | {busy} "
+              f"| {k['overhead_cycles']:g} {k['overhead_is'].replace('per ', '/ ')} |")
+    print("\nCrop warp (image_warp.c, all paths of its pixel loop: an upper bound):\n")
+    print("| core | llvm-mca model | instructions | cycles/pixel |")
+    print("|---|---|---:|---:|")
+    for w in report["warp"]:
+        print(f"| {w['core']} | {w['mca_cpu']} | {w['loop_instructions']} | {w['cycles_per_pixel']:g} |")
+    if "models" not in report:
+        return
+    a = report["assumptions"]
+    print(f"\nAssumptions: thread efficiency {a['thread_efficiency']:g}, OpenBLAS at {a['blas_efficiency']:g} of the "
+          f"FMLA peak, {a['call_cycles']:g} cycles per im2col memcpy call, bandwidth "
+          + ", ".join(f"{b} {v:g} GB/s" for b, v in a["bandwidth"].items()) + "\n")
+    print("| model | MMACs | board | GEMM kernel | threads | crop ms | GEMM ms | depthwise ms | float ms | memory ms "
+          "| network ms | total ms |")
+    print("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for m in report["models"]:
+        for b in m["boards"]:
+            for threads, r in b["threads"].items():
+                k = r["by_kind_ms"]
+                gemm = sum(v for kk, v in k.items() if kk.startswith("gemm"))
+                print(f"| {m['model']} | {m['total_macs'] / 1e6:.1f} | {b['board']} | {b['gemm_kernel']} | {threads} "
+                      f"| {r['crop_ms']:.3f} | {gemm:.3f} | {k.get('dwconv', 0):.3f} "
+                      f"| {k.get('float gemm (OpenBLAS)', 0):.3f} | {k.get('memory', 0):.3f} "
+                      f"| {r['network_ms']:.3f} | {r['total_ms']:.3f} |")
+    if per_layer:
+        for m in report["models"]:
+            for b in m["boards"]:
+                for threads, r in b["threads"].items():
+                    print(f"\n{m['model']} on {b['board']}, {threads} thread(s):\n")
+                    print("| # | op | kind | shape | tile use | MMACs | ms |")
+                    print("|---:|---|---|---|---:|---:|---:|")
+                    for n in r["nodes"]:
+                        use = f"{100 * n['tile_use']:.0f} %" if "tile_use" in n else ""
+                        print(f"| {n['index']} | {n['op']}{' i8' if n['int8'] else ''} | {n['kind']} "
+                              f"| {n.get('shape', '')} | {use} | {n['macs'] / 1e6:.2f} "
+                              f"| {n['ms_t'] if int(threads) > 1 else n['ms_1']:.4f} |")
+    print("\nTargets (issue 11):\n")
+    for t in report["targets"]:
+        print(f"- {t['target']}: {t['value']:g} -> {'met' if t['met'] else 'NOT met'}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="print only JSON")
+    p.add_argument("--kernels-only", action="store_true", help="the kernels' figures, no model latency")
+    p.add_argument("--per-layer", action="store_true", help="also every node's modeled cost")
+    p.add_argument("--models", nargs="+", default=MODELS, help="model files (default: the three shipped)")
+    p.add_argument("--lotr", help="the lotr binary for `lotr info --json` (default .build/release/lotr)")
+    p.add_argument("--clang", help="clang (default: /opt/swift/usr/bin/clang, then PATH)")
+    p.add_argument("--llvm-mca", help="llvm-mca (default: the newest llvm-mca-NN on PATH, then llvm-mca)")
+    p.add_argument("--thread-efficiency", type=float, default=0.85,
+                   help="speed-up per thread of the threaded kernels after the task split (default 0.85)")
+    p.add_argument("--blas-efficiency", type=float, default=0.25,
+                   help="OpenBLAS float GEMM (attention) as a fraction of the FMLA peak (default 0.25)")
+    p.add_argument("--call-cycles", type=float, default=20.0,
+                   help="cycles of one small memcpy/memset call in im2col (default 20)")
+    p.add_argument("--bandwidth", action="append", metavar="BOARD=GB/s",
+                   help="sustained bandwidth of a board, e.g. pi4=4.5 (defaults: "
+                        + ", ".join(f"{b.key} {b.bandwidth_gbs:g}" for b in BOARDS.values()) + ")")
+    args = p.parse_args(argv)
+    try:
+        report = analyse(args)
+    except ModelError as e:
+        print(f"arm_cost_model: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump(report, sys.stdout, indent=1)
+        print()
+    else:
+        print_tables(report, args.per_layer)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

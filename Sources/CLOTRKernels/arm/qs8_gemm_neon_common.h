@@ -40,15 +40,27 @@ typedef struct {
 } requant8;
 
 static inline requant8 requant8_load(const lotr_qs8_requant* requant, size_t n0, size_t n) {
-  int32_t m[8] = {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30};
-  int32_t s[8] = {32, 32, 32, 32, 32, 32, 32, 32};
-  memcpy(m, requant->multiplier + n0, LOTR_MIN(n, (size_t)8) * sizeof(int32_t));
-  memcpy(s, requant->shift + n0, LOTR_MIN(n, (size_t)8) * sizeof(int32_t));
   requant8 r;
-  r.m_lo = vld1q_s32(m);
-  r.m_hi = vld1q_s32(m + 4);
-  const int32x4_t ns_lo = vnegq_s32(vld1q_s32(s));
-  const int32x4_t ns_hi = vnegq_s32(vld1q_s32(s + 4));
+  int32x4_t s_lo, s_hi;
+  if (n >= 8) {
+    /* A whole tile reads the tables in place: the padded copy below is a variable-size
+     * memcpy, a call on every 8-column block, around which every accumulator is spilled. */
+    r.m_lo = vld1q_s32(requant->multiplier + n0);
+    r.m_hi = vld1q_s32(requant->multiplier + n0 + 4);
+    s_lo = vld1q_s32(requant->shift + n0);
+    s_hi = vld1q_s32(requant->shift + n0 + 4);
+  } else {
+    int32_t m[8] = {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30};
+    int32_t s[8] = {32, 32, 32, 32, 32, 32, 32, 32};
+    memcpy(m, requant->multiplier + n0, n * sizeof(int32_t));
+    memcpy(s, requant->shift + n0, n * sizeof(int32_t));
+    r.m_lo = vld1q_s32(m);
+    r.m_hi = vld1q_s32(m + 4);
+    s_lo = vld1q_s32(s);
+    s_hi = vld1q_s32(s + 4);
+  }
+  const int32x4_t ns_lo = vnegq_s32(s_lo);
+  const int32x4_t ns_hi = vnegq_s32(s_hi);
   r.nshift[0] = vmovl_s32(vget_low_s32(ns_lo));
   r.nshift[1] = lotr_vmovl_high_s32(ns_lo);
   r.nshift[2] = vmovl_s32(vget_low_s32(ns_hi));
@@ -115,9 +127,16 @@ static inline __attribute__((always_inline)) void qs8_gemm_neon_store(
     float* cf, size_t c_stride, const lotr_qs8_requant* requant, const float* scale) {
   const size_t i1 = mr > 1 ? 1 : 0, i2 = mr > 2 ? 2 : i1, i3 = mr > 3 ? 3 : i2;
   if (cf != NULL) {
-    float s[8] = {0};
-    memcpy(s, scale + n0, LOTR_MIN(n, (size_t)8) * sizeof(float));
-    const float32x4_t s_lo = vld1q_f32(s), s_hi = vld1q_f32(s + 4);
+    float32x4_t s_lo, s_hi;
+    if (n >= 8) { /* in place, as requant8_load */
+      s_lo = vld1q_f32(scale + n0);
+      s_hi = vld1q_f32(scale + n0 + 4);
+    } else {
+      float s[8] = {0};
+      memcpy(s, scale + n0, n * sizeof(float));
+      s_lo = vld1q_f32(s);
+      s_hi = vld1q_f32(s + 4);
+    }
     float* c0 = cf + n0;
     if (rows > 2) {
       store_f32(c0 + i3 * c_stride, acc3_lo, acc3_hi, s_lo, s_hi, n);
