@@ -440,8 +440,8 @@ def analyse_kernel(tools: Toolchain, kernel: Kernel, core: Core) -> dict:
     # found must then hold a whole number of source iterations.
     if counted % expected != 0:
         return dict(result, error=f"{kernel.name} ({core.cpu}): the loop found has {counted} int8 MACs per iteration, "
-                         f"not a multiple of the tile's {expected}: the compiler kept an inner loop of its own "
-                         f"(not modeled)")
+                         f"not a multiple of the tile's {expected}: the compiler kept a loop of its own inside, or the count "
+                         f"of MACs is wrong (not modeled)")
     unroll = counted // expected
     sim = tools.simulate([i.text for i in body], kernel.arch, cpu, ITERATIONS)
     sim["cycles_per_iteration"] /= unroll
