@@ -343,11 +343,28 @@ class Toolchain:
             for h, v in zip(heads, values):
                 name = resources.get(h, h) + ("" if "." not in h else "." + h.split(".")[1])
                 pressure[name] = 0.0 if v == "-" else float(v)
+        # Per instruction: which resources it occupies, summed by mnemonic (what fills a pipe).
+        by_mnemonic = {}
+        section = out.split("Resource pressure by instruction:\n", 1)
+        if len(section) == 2:
+            rows = section[1].split("\n\n", 1)[0].splitlines()
+            heads = re.findall(r"\[([\d.]+)\]", rows[0])
+            names = [resources.get(h, h) + ("." + h.split(".")[1] if "." in h else "") for h in heads]
+            for row in rows[1:]:
+                cells = row.split()
+                if len(cells) <= len(heads):
+                    continue
+                mnemonic = cells[len(heads)].lower()
+                for name, v in zip(names, cells[:len(heads)]):
+                    if v != "-":
+                        per = by_mnemonic.setdefault(name, {})
+                        per[mnemonic] = per.get(mnemonic, 0.0) + float(v)  # already per iteration
         bottleneck = re.search(r"Cycles with backend pressure increase \[ ([\d.]+)% \]", out)
         return {
             "total_cycles": field("Total Cycles"),
             "block_rthroughput": field("Block RThroughput"),
             "resource_pressure": pressure,
+            "pressure_by_mnemonic": by_mnemonic,
             "backend_pressure_percent": float(bottleneck.group(1)) if bottleneck else None,
             "raw": out,
         }
@@ -458,7 +475,10 @@ def analyse_kernel(tools: Toolchain, kernel: Kernel, core: Core) -> dict:
         "cycles_per_iteration": round(sim["cycles_per_iteration"], 3),
         "block_rthroughput": sim["block_rthroughput"],
         "macs_per_cycle": round(expected / sim["cycles_per_iteration"], 3),
-        "busiest_resources": [{"resource": r, "cycles_per_iteration": round(v / unroll, 2)} for r, v in top],
+        "busiest_resources": [{"resource": r, "cycles_per_iteration": round(v / unroll, 2),
+                               "by_mnemonic": {mn: round(c / unroll, 2) for mn, c in sorted(
+                                   sim["pressure_by_mnemonic"].get(r, {}).items(), key=lambda kv: -kv[1])}}
+                              for r, v in top],
         "overhead_instructions": len(overhead),
         "overhead_cycles": round(over["cycles_per_iteration"], 3) if over else 0.0,
         "overhead_is": "per NR-column block of a tile" if kernel.kind == "gemm" else "per output pixel",
@@ -820,14 +840,16 @@ def print_tables(report: dict, per_layer: bool) -> None:
               f"{forms} | {l['f32_fma_per_cycle']:g} |")
     print("\nInner loops (cycles per source iteration, steady state):\n")
     print("| kernel | core | default there | llvm-mca model | MACs/iter | cycles/iter | MACs/cycle | limit | % of limit "
-          "| busiest resources (cycles/iter) | overhead cycles |")
+          "| busiest resources, cycles/iter (top instructions on it) | overhead cycles |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|---|---:|")
     for k in report["kernels"]:
         if "error" in k:
             print(f"| {k['kernel']} | {k['core']} | {'yes' if k['dispatched'] else 'no'} | {k['mca_cpu'] or '-'} "
                   f"| - | - | - | - | - | {k['error']} | - |")
             continue
-        busy = ", ".join(f"{b['resource']} {b['cycles_per_iteration']:g}" for b in k["busiest_resources"])
+        busy = "; ".join(f"{b['resource']} {b['cycles_per_iteration']:g} ("
+                         + ", ".join(f"{mn} {c:g}" for mn, c in list(b["by_mnemonic"].items())[:3]) + ")"
+                         for b in k["busiest_resources"][:2])
         print(f"| {k['kernel']} | {k['core']} | {'yes' if k['dispatched'] else 'no'} | {k['mca_cpu']} "
               f"| {k['macs_per_iteration']} | {k['cycles_per_iteration']:g} | {k['macs_per_cycle']:.2f} "
               f"| {k.get('limit_macs_per_cycle', '-')} | {k.get('percent_of_limit', '-')} | {busy} "
