@@ -607,6 +607,7 @@ class Assumptions:
     blas_efficiency: float     # OpenBLAS float GEMM (attention) as a fraction of the FMLA peak
     call_cycles: float         # one small memcpy/memset call (im2col copies one pixel's channels per call)
     bandwidth: dict            # board -> GB/s
+    attention_int8: bool = False  # what-if: attention's matmuls as int8 GEMMs (issue 11's attention item)
 
 
 def gemm_split_tasks(m_tiles: int, n_blocks: int, threads: int, consts: dict, macs: int) -> tuple:
@@ -695,6 +696,16 @@ def node_cost(node: dict, kernels: dict, core_limit: dict, threads: int, consts:
         m = math.prod(ins[0]["shape"]) // k
         r = gemm_cost(m, n, k, kernels["gemm"], threads, consts, a)
         return done("gemm", r["cycles_1"], r["cycles_t"], shape=r["shape"], tile_use=r["tile_use"])
+    if op == "ATTENTION" and a.attention_int8:
+        # The same matmuls on the int8 GEMM kernel: four projections, then per head
+        # Q K^T (Lq x Lk x dh) and A V (Lq x dh x Lk); the scores' softmax in memory.
+        (lq, d), lk, heads = ins[0]["shape"], ins[1]["shape"][0], attrs["heads"]
+        dh = d // heads
+        shapes = [(lq, d, d), (lk, d, d), (lk, d, d), (lq, d, d)] + [(lq, lk, dh), (lq, dh, lk)] * heads
+        parts = [gemm_cost(m, n, k, kernels["gemm"], threads, consts, a) for m, n, k in shapes]
+        scores_s = 2 * heads * lq * lk * 4 / (gbs * 1e9)
+        return done("gemm (attention int8, what-if)", sum(r["cycles_1"] for r in parts),
+                    sum(r["cycles_t"] for r in parts), memory_s + scores_s)
     if node["macs"] > 0:
         # Float MACs (attention, float convolutions and linears) through OpenBLAS, one
         # thread for an int8 model (Network.blasThreads), plus their operands' traffic.
@@ -776,7 +787,7 @@ def analyse(args) -> dict:
 
     consts = runtime_constants()
     assumptions = Assumptions(args.thread_efficiency, args.blas_efficiency, args.call_cycles,
-                              parse_bandwidth(args.bandwidth))
+                              parse_bandwidth(args.bandwidth), args.attention == "int8")
     report["runtime_constants"] = consts
     report["assumptions"] = dataclasses.asdict(assumptions)
     report["boards"] = [dataclasses.asdict(b) | {"bandwidth_gbs": assumptions.bandwidth[b.key]} for b in BOARDS.values()]
@@ -909,6 +920,8 @@ def main(argv=None) -> int:
                    help="OpenBLAS float GEMM (attention) as a fraction of the FMLA peak (default 0.25)")
     p.add_argument("--call-cycles", type=float, default=20.0,
                    help="cycles of one small memcpy/memset call in im2col (default 20)")
+    p.add_argument("--attention", choices=["float", "int8"], default="float",
+                   help="attention as the runtime runs it (float, OpenBLAS) or, as a what-if, on the int8 GEMM")
     p.add_argument("--bandwidth", action="append", metavar="BOARD=GB/s",
                    help="sustained bandwidth of a board, e.g. pi4=4.5 (defaults: "
                         + ", ".join(f"{b.key} {b.bandwidth_gbs:g}" for b in BOARDS.values()) + ")")
