@@ -9,12 +9,12 @@ a modeled whole-model latency for Raspberry Pi 3, Zero 2 W, 4 and 5.
 Method (docs/PERFORMANCE.md, "ARM on paper"):
   1. Each kernel source is compiled with clang --target=aarch64-linux-gnu -O2 -S (armv7:
      --target=armv7a-linux-gnueabihf -mfpu=neon) for -mcpu=cortex-a53 / a72 / a76.
-  2. Its inner loop is found in the assembly by its backward branch: a label that a
-     branch after it (in the same function) jumps back to is a loop; the innermost loop
-     with the most multiply-accumulate instructions is the kernel's hot loop. No marker
-     goes into the kernel source, so the code measured is the code shipped (an inline-asm
-     LLVM-MCA-BEGIN comment is a volatile asm statement and can change scheduling and
-     unrolling around it).
+  2. Its inner loop is found in the assembly's control-flow graph: natural loops from
+     dominators (a back edge's target dominates its source), so block layout cannot fool
+     it; the innermost loop with the most int8 multiplies is the kernel's hot loop. No
+     marker goes into the kernel source, so the code measured is the code shipped (an
+     inline-asm LLVM-MCA-BEGIN comment is a volatile asm statement and can change
+     scheduling and unrolling around it).
   3. llvm-mca simulates that loop body repeated (-iterations) on the core's scheduling
      model: cycles per iteration = total cycles / iterations. MACs per iteration are
      counted from the loop's instructions (SMULL/SMLAL: 8, SDOT: 16, VMLAL.S16: 4) and
@@ -22,8 +22,9 @@ Method (docs/PERFORMANCE.md, "ARM on paper"):
   4. The core's MAC/cycle limit comes from the same model: llvm-mca on a block of
      independent MAC instructions of each form (SMLAL, SMLAL2, SDOT, ...), best form wins.
   5. The per-tile epilogue (bias, reduction, requantization, stores) is llvm-mca of the
-     enclosing loop's instructions outside the inner loops, minus its cold paths (blocks
-     that call a function: the partial-tile copies) and the K-tail blocks.
+     enclosing loop's instructions outside the inner loop, in a probe that calls the kernel
+     with N a multiple of NR and K of the k step (C of the channel block), so the compiler
+     itself removes the partial-tile paths.
   6. Whole model: per node of `lotr info --json` (the model file's own graph), GEMM-shaped
      work costs ceil(M/MR) x ceil(N/NR) tiles x (ceil(K/kstep) x loop + epilogue) cycles;
      depthwise OH x OW x ceil(C/16) blocks x loop; everything else is bytes over a stated
@@ -214,15 +215,70 @@ def branch_target(ins: Instruction, arch: str) -> str | None:
     return ins.operands.split(",")[-1].strip()
 
 
+@dataclasses.dataclass(frozen=True)
+class Loop:
+    """A natural loop of the control-flow graph: a header block and every block that
+    reaches a back edge to it (an edge whose target dominates its source)."""
+    header: int
+    blocks: frozenset
+
+    def instructions(self, fn: "Function") -> list:
+        """Its instructions in layout order, blocks laid end to end (how llvm-mca reads it)."""
+        spans = blocks_of(fn)
+        return [i for b in sorted(self.blocks) for i in fn.instructions[spans[b][0]:spans[b][1]]]
+
+    def contains(self, other: "Loop") -> bool:
+        return other.blocks < self.blocks
+
+
+UNCONDITIONAL = {"aarch64": re.compile(r"^b$"), "armv7": re.compile(r"^b(al)?(\.w|\.n)?$")}
+RETURNS = re.compile(r"^(ret|bx|pop|ldm(ia)?)$")
+
+
 def loops_of(fn: Function, arch: str) -> list:
-    """(first, last) instruction index pairs of every loop: a branch back to a label at or
-    before it."""
-    loops = []
-    for i, ins in enumerate(fn.instructions):
-        target = branch_target(ins, arch)
-        if target in fn.labels and fn.labels[target] <= i:
-            loops.append((fn.labels[target], i))
-    return loops
+    """Every natural loop: found from dominators on the basic blocks, not from the layout,
+    because the compiler places blocks out of order (a branch backwards in the text can be
+    a forward edge, and a loop's blocks can sit on both sides of its header)."""
+    spans = blocks_of(fn)
+    start_of = {a: b for b, (a, _) in enumerate(spans)}
+    succ = []
+    for b, (a, e) in enumerate(spans):
+        last = fn.instructions[e - 1]
+        out = []
+        target = branch_target(last, arch)
+        if target is not None and target in fn.labels and fn.labels[target] in start_of:
+            out.append(start_of[fn.labels[target]])
+        ends = (target is not None and UNCONDITIONAL[arch].match(last.mnemonic)) or (
+            RETURNS.match(last.mnemonic) and (last.mnemonic in ("ret", "bx") or "pc" in last.operands))
+        if not ends and b + 1 < len(spans):
+            out.append(b + 1)
+        succ.append(out)
+    pred = [[] for _ in spans]
+    for b, out in enumerate(succ):
+        for t in out:
+            pred[t].append(b)
+    every = frozenset(range(len(spans)))
+    dom = [every] * len(spans)
+    dom[0] = frozenset([0])
+    changed = True
+    while changed:
+        changed = False
+        for b in range(1, len(spans)):
+            new = frozenset([b]) | (frozenset.intersection(*[dom[p] for p in pred[b]]) if pred[b] else frozenset())
+            if new != dom[b]:
+                dom[b], changed = new, True
+    bodies = {}
+    for u, out in enumerate(succ):
+        for h in out:
+            if h in dom[u]:  # back edge u -> h
+                body, stack = {h, u}, ([u] if u != h else [])
+                while stack:
+                    for p in pred[stack.pop()]:
+                        if p not in body:
+                            body.add(p)
+                            stack.append(p)
+                bodies[h] = bodies.get(h, set()) | body
+    return [Loop(h, frozenset(b)) for h, b in bodies.items()]
 
 
 def int8_macs(ins: Instruction, arch: str) -> int:
@@ -305,6 +361,16 @@ class Toolchain:
             if kernel.arch == "armv7":
                 argv[4:4] = ["-mfpu=neon", "-mfloat-abi=hard"]
             self._asm[key] = run_tool(argv)
+        return self._asm[key]
+
+    def compile_probe(self, kernel: Kernel, core: Core, text: str) -> str:
+        key = ("probe", kernel.name, core.cpu)
+        if key not in self._asm:
+            argv = [self.clang, f"--target={TRIPLES[kernel.arch]}", "-O2", "-S", f"-mcpu={core.cpu}",
+                    "-std=gnu11", f"-I{KERNELS_DIR / 'include'}", f"-I{KERNELS_DIR}", "-o", "-", "-x", "c", "-"]
+            if kernel.arch == "armv7":
+                argv[4:4] = ["-mfpu=neon", "-mfloat-abi=hard"]
+            self._asm[key] = run_tool(argv, stdin=text)
         return self._asm[key]
 
     def simulate(self, lines: list, arch: str, cpu: str, iterations: int) -> dict:
@@ -403,41 +469,74 @@ ITERATIONS = 300
 COLD_CALLS = re.compile(r"\b(memcpy|memset|memmove)\b")
 
 
+def innermost(loops: list) -> list:
+    return [l for l in loops if not any(l.contains(o) for o in loops)]
+
+
+def loop_macs(fn: Function, loop: Loop, arch: str) -> int:
+    return sum(int8_macs(i, arch) for i in loop.instructions(fn))
+
+
 def hot_loop(fn: Function, arch: str) -> tuple:
     """The innermost loop with the most int8 MACs, and the smallest loop around it."""
     loops = loops_of(fn, arch)
-    inner = [l for l in loops if not any(o != l and l[0] <= o[0] and o[1] <= l[1] for o in loops)]
+    inner = innermost(loops)
     if not inner:
-        raise ModelError(f"{fn.name}: no loop found (no backward branch)")
-    def macs(l):
-        return sum(int8_macs(i, arch) for i in fn.instructions[l[0]:l[1] + 1])
-    best = max(inner, key=macs)
-    if macs(best) == 0:
+        raise ModelError(f"{fn.name}: no loop found")
+    best = max(inner, key=lambda l: loop_macs(fn, l, arch))
+    if loop_macs(fn, best, arch) == 0:
         raise ModelError(f"{fn.name}: no loop multiplies int8 data")
-    around = [l for l in loops if l != best and l[0] <= best[0] and best[1] <= l[1]]
-    return best, (min(around, key=lambda l: l[1] - l[0]) if around else None), loops
+    around = [l for l in loops if l.contains(best)]
+    return best, (min(around, key=lambda l: len(l.blocks)) if around else None), loops
 
 
-def overhead_lines(fn: Function, arch: str, outer: tuple | None, loops: list) -> list:
-    """The enclosing loop's instructions on its hot path outside the inner loops: blocks
-    inside no inner loop, without calls to memcpy/memset (partial-tile copies) and without
-    int8 multiplies (the K or channel tail, which the model charges as padding)."""
+def overhead_lines(fn: Function, arch: str, outer: Loop | None, loops: list) -> list:
+    """The enclosing loop's instructions outside its inner loops, without blocks that call
+    memcpy/memset (partial-tile copies) or multiply int8 data (a K or channel tail). Read
+    from the full-tile probe, whose partial paths the compiler has already removed."""
     if outer is None:
         return []
-    inner = [l for l in loops if l != outer and outer[0] <= l[0] and l[1] <= outer[1]]
+    inside = set().union(*[l.blocks for l in loops if outer.contains(l)])
+    spans = blocks_of(fn)
     lines = []
-    for a, b in blocks_of(fn):
-        if a < outer[0] or b - 1 > outer[1]:
-            continue
-        if any(l[0] <= a and b - 1 <= l[1] for l in inner):
-            continue
-        body = fn.instructions[a:b]
+    for b in sorted(outer.blocks - inside):
+        body = fn.instructions[spans[b][0]:spans[b][1]]
         if any(COLD_CALLS.search(i.operands) for i in body if CALL.match(i.mnemonic)):
             continue
         if any(int8_macs(i, arch) for i in body):
             continue
         lines += [i.text for i in body if not CALL.match(i.mnemonic)]
     return lines
+
+
+PROBE = "lotr_mca_full_tiles"
+
+
+def full_tile_probe(kernel: Kernel, tile: dict) -> str:
+    """A translation unit that includes the kernel's source and calls it with the tile's
+    shape made whole at compile time: N a multiple of NR and K of the k step (GEMM), C a
+    multiple of the channel block (depthwise). The compiler then deletes the partial-tile
+    paths (K tail, column tail, channel tail, their copies), and what is left around the
+    inner loop is the epilogue a whole tile pays. flatten inlines the kernel into it."""
+    text = (KERNELS_DIR / kernel.source).read_text()
+    region = re.search(r"\b(LOTR_NEON\w*)_BEGIN\b", text)
+    if not region:
+        raise ModelError(f"{kernel.source}: no LOTR_NEON*_BEGIN region")
+    begin, end = region.group(1) + "_BEGIN", region.group(1) + "_END"
+    head = f'#include "{kernel.source}"\n{begin}\n__attribute__((flatten)) '
+    if kernel.kind == "gemm":
+        body = re.search(r"LOTR_DEFINE_QS8_GEMM_NEON_UKERNELS\(\s*\w+\s*,\s*(\w+)\s*\)", text)
+        if not body:
+            raise ModelError(f"{kernel.source}: no LOTR_DEFINE_QS8_GEMM_NEON_UKERNELS(tile, body)")
+        return head + (f"void {PROBE}(size_t mr, size_t blocks, size_t steps, const int8_t* a, size_t a_stride, "
+                       f"const void* w, int8_t* c, size_t c_stride, const lotr_qs8_requant* requant) {{\n"
+                       f"  {body.group(1)}(mr, blocks * {tile['nr']}, steps * {tile['kstep']}, a, a_stride, w, c, "
+                       f"NULL, c_stride, requant, NULL);\n}}\n{end}\n")
+    return head + (f"void {PROBE}(size_t blocks, size_t output_width, const int8_t* const rows[3], size_t input_width, "
+                   f"size_t stride, size_t pad_left, const int8_t* zero, const void* packed, int8_t* output, "
+                   f"const lotr_qs8_requant* requant) {{\n"
+                   f"  LOTR_NEON_FN(qs8_dwconv3x3_16c)(blocks * {tile['channels']}, output_width, rows, input_width, "
+                   f"stride, pad_left, zero, packed, output, requant);\n}}\n{end}\n")
 
 
 def analyse_kernel(tools: Toolchain, kernel: Kernel, core: Core) -> dict:
@@ -450,7 +549,7 @@ def analyse_kernel(tools: Toolchain, kernel: Kernel, core: Core) -> dict:
         return result
     fn = parse_function(tools.compile(kernel, core), kernel.function, kernel.arch)
     loop, outer, loops = hot_loop(fn, kernel.arch)
-    body = fn.instructions[loop[0]:loop[1] + 1]
+    body = loop.instructions(fn)
     counted = sum(int8_macs(i, kernel.arch) for i in body)
     expected = macs_per_iteration(kernel, tile)
     # The compiler may unroll the source loop (clang does for the in-order A53): the loop
@@ -463,13 +562,15 @@ def analyse_kernel(tools: Toolchain, kernel: Kernel, core: Core) -> dict:
     sim = tools.simulate([i.text for i in body], kernel.arch, cpu, ITERATIONS)
     sim["cycles_per_iteration"] /= unroll
     sim["block_rthroughput"] /= unroll
-    overhead = overhead_lines(fn, kernel.arch, outer, loops)
+    probe = parse_function(tools.compile_probe(kernel, core, full_tile_probe(kernel, tile)), PROBE, kernel.arch)
+    probe_loop, probe_outer, probe_loops = hot_loop(probe, kernel.arch)
+    overhead = overhead_lines(probe, kernel.arch, probe_outer, probe_loops)
     over = tools.simulate(overhead, kernel.arch, cpu, ITERATIONS) if overhead else None
     pressure = sim["resource_pressure"]
     top = sorted(pressure.items(), key=lambda kv: -kv[1])[:3]
     result.update({
         "loop_instructions": len(body),
-        "loop_label": next((k for k, v in fn.labels.items() if v == loop[0]), "?"),
+        "loop_label": next((k for k, v in fn.labels.items() if v == blocks_of(fn)[loop.header][0]), "?"),
         "unrolled": unroll,
         "macs_per_iteration": expected,
         "cycles_per_iteration": round(sim["cycles_per_iteration"], 3),
@@ -554,14 +655,15 @@ def analyse_warp(tools: Toolchain, core: Core) -> dict:
     cpu, note = tools.model_cpu(core, "aarch64")
     fn = parse_function(tools.compile(WARP, core), WARP.function, "aarch64")
     def stores(l):
-        return sum(1 for i in fn.instructions[l[0]:l[1] + 1] if i.mnemonic == "str" and re.match(r"s\d+,", i.operands))
+        return sum(1 for i in l.instructions(fn) if i.mnemonic == "str" and re.match(r"s\d+,", i.operands))
     candidates = [l for l in loops_of(fn, "aarch64") if stores(l) == 3]
     if not candidates:
         raise ModelError(f"{WARP.function} ({core.cpu}): no loop stores one pixel's three channels")
-    loop = min(candidates, key=lambda l: l[1] - l[0])
-    sim = tools.simulate([i.text for i in fn.instructions[loop[0]:loop[1] + 1]], "aarch64", cpu, ITERATIONS)
+    loop = min(candidates, key=lambda l: len(l.blocks))
+    lines = [i.text for i in loop.instructions(fn)]
+    sim = tools.simulate(lines, "aarch64", cpu, ITERATIONS)
     return {"kernel": WARP.name, "core": core.key, "mca_cpu": cpu, "model": note,
-            "loop_instructions": loop[1] - loop[0] + 1, "cycles_per_pixel": round(sim["cycles_per_iteration"], 3)}
+            "loop_instructions": len(lines), "cycles_per_pixel": round(sim["cycles_per_iteration"], 3)}
 
 
 # ------------------------------------------------------------ runtime constants ---
@@ -632,12 +734,17 @@ def parallel_cycles(task_cycles: float, tasks: int, threads: int, eff: float) ->
 
 def gemm_cost(m: int, n: int, k: int, kernel: dict, threads: int, consts: dict, a: Assumptions) -> dict:
     t = kernel["tile"]
-    m_tiles, n_blocks, iters = div_up(m, t["mr"]), div_up(n, t["nr"]), div_up(k, t["kstep"])
-    block = iters * kernel["cycles_per_iteration"] + kernel["overhead_cycles"]
+    m_tiles, n_blocks = div_up(m, t["mr"]), div_up(n, t["nr"])
+    # K runs as whole k steps of the main loop, then KR groups of the tail (K padded to KR,
+    # as the weights are packed), each at its share of a main step: the tails do the same
+    # multiplies for fewer k (2x8c8: SMULL + SADALP per 8 k, 4x8c4: one DOT4 per 4 k).
+    steps, tail_groups = k // t["kstep"], div_up(k % t["kstep"], t["kr"])
+    tail_step = kernel["cycles_per_iteration"] * t["kr"] / t["kstep"]
+    block = steps * kernel["cycles_per_iteration"] + tail_groups * tail_step + kernel["overhead_cycles"]
     tasks, tiles_per_task, blocks_per_task = gemm_split_tasks(m_tiles, n_blocks, threads, consts, m * n * k)
     one = m_tiles * n_blocks * block
     many = parallel_cycles(tiles_per_task * blocks_per_task * block, tasks, threads, a.thread_efficiency)
-    issued = m_tiles * t["mr"] * n_blocks * t["nr"] * iters * t["kstep"]
+    issued = m_tiles * t["mr"] * n_blocks * t["nr"] * (steps * t["kstep"] + tail_groups * t["kr"])
     return {"cycles_1": one, "cycles_t": min(one, many) if tasks > 1 else one, "tasks": tasks,
             "tile_use": m * n * k / issued, "shape": f"{m}x{n}x{k}"}
 

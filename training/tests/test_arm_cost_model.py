@@ -40,13 +40,14 @@ def run_script(*args):
 
 
 def test_gemm_cost_counts_tile_edges_and_k_padding():
-    kernel = {"tile": {"mr": 2, "nr": 8, "kstep": 16}, "cycles_per_iteration": 32.0, "overhead_cycles": 10.0}
+    kernel = {"tile": {"mr": 2, "nr": 8, "kr": 8, "kstep": 16}, "cycles_per_iteration": 32.0, "overhead_cycles": 10.0}
     consts = {"gemm_parallel_min_macs": 1 << 20, "gemm_tasks_per_thread": 6}
     a = acm.Assumptions(0.85, 0.25, 20.0, {})
     r = acm.gemm_cost(3, 9, 17, kernel, 1, consts, a)
-    # 2 row tiles x 2 column blocks, each ceil(17/16) = 2 k steps of 32 cycles + 10.
-    assert r["cycles_1"] == 2 * 2 * (2 * 32 + 10)
-    assert r["tile_use"] == pytest.approx(3 * 9 * 17 / (4 * 16 * 32))
+    # 2 row tiles x 2 column blocks, each one 16-k step (32 cycles), one 8-k tail group (its
+    # half share: 16) and the 10-cycle epilogue; K = 17 is padded to 24.
+    assert r["cycles_1"] == 2 * 2 * (32 + 16 + 10)
+    assert r["tile_use"] == pytest.approx(3 * 9 * 17 / (4 * 16 * 24))
     big = acm.gemm_cost(256, 64, 256, kernel, 4, consts, a)
     assert big["tasks"] > 1 and big["cycles_t"] < big["cycles_1"]
 
