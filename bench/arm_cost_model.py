@@ -15,10 +15,11 @@ Method (docs/PERFORMANCE.md, "ARM on paper"):
      marker goes into the kernel source, so the code measured is the code shipped (an
      inline-asm LLVM-MCA-BEGIN comment is a volatile asm statement and can change
      scheduling and unrolling around it).
-  3. llvm-mca simulates that loop body repeated (-iterations) on the core's scheduling
-     model: cycles per iteration = total cycles / iterations. MACs per iteration are
-     counted from the loop's instructions (SMULL/SMLAL: 8, SDOT: 16, VMLAL.S16: 4) and
-     must equal the tile's MR x NR x k-step (a wrong loop is an error, not a figure).
+  3. llvm-mca simulates that loop body as a loop on the core's scheduling model: cycles per
+     iteration in the steady state (the difference of two run lengths). MACs per iteration
+     are counted from the loop's instructions (SMULL/SMLAL: 8, SDOT: 16, VMLAL.S16: 4) and
+     must be a whole multiple of the tile's MR x NR x k-step (a multiple: the compiler
+     unrolled it; anything else is an error, not a figure).
   4. The core's MAC/cycle limit comes from the same model: llvm-mca on a block of
      independent MAC instructions of each form (SMLAL, SMLAL2, SDOT, ...), best form wins.
   5. The per-tile epilogue (bias, reduction, requantization, stores) is llvm-mca of the
@@ -26,8 +27,9 @@ Method (docs/PERFORMANCE.md, "ARM on paper"):
      with N a multiple of NR and K of the k step (C of the channel block), so the compiler
      itself removes the partial-tile paths.
   6. Whole model: per node of `lotr info --json` (the model file's own graph), GEMM-shaped
-     work costs ceil(M/MR) x ceil(N/NR) tiles x (ceil(K/kstep) x loop + epilogue) cycles;
-     depthwise OH x OW x ceil(C/16) blocks x loop; everything else is bytes over a stated
+     work costs ceil(M/MR) x ceil(N/NR) tiles x (K padded to KR, in k steps of the loop, +
+     epilogue) cycles; depthwise OH x OW x (ceil(C/16) blocks x loop + the per-pixel
+     overhead); the crop warp llvm-mca of its pixel loop; everything else is bytes over a stated
      bandwidth (or per-call costs where the runtime loops in small calls); float attention
      runs at a stated fraction of the FMLA peak from the same model; threads split work as
      the runtime's split() does, at a stated efficiency.
