@@ -934,7 +934,7 @@ def targets(report: dict) -> list:
             out.append({"target": f"{k['kernel']} on {k['core']} >= {TARGET_PERCENT_OF_LIMIT:.0f} % of the MAC/cycle limit",
                         "value": k["percent_of_limit"], "met": k["percent_of_limit"] >= TARGET_PERCENT_OF_LIMIT})
     for m in report.get("models", []):
-        if m["model"] != FACE_MODEL.split("-68")[0] and not m["file"].endswith(FACE_MODEL + ".lotr"):
+        if Path(m["file"]).stem != FACE_MODEL:
             continue
         for b in m["boards"]:
             if b["board"] in TARGET_MS:
