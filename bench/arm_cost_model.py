@@ -89,9 +89,9 @@ class Board:
     bandwidth_gbs: float     # stated sustained copy bandwidth (assumption, see --bandwidth)
 
 
-# Sustained memcpy-class bandwidth per board: stated assumptions (public STREAM/tinymembench
-# figures are in this range), not measurements of this project. A Pi owner replaces them
-# with `--bandwidth pi4=5.1` from their own measurement.
+# Sustained copy bandwidth per board: stated assumptions, not measurements of this project
+# (no Pi is attached to it). A Pi owner replaces them with their board's own figure, e.g.
+# `--bandwidth pi4=5.1`.
 BOARDS = {
     "pi3": Board("pi3", "Raspberry Pi 3 (4x Cortex-A53 1.2 GHz)", "a53", 4, 1.2, 2.0),
     "zero2w": Board("zero2w", "Raspberry Pi Zero 2 W (4x Cortex-A53 1.0 GHz)", "a53", 4, 1.0, 1.5),
