@@ -75,6 +75,9 @@ def test_kernels_under_llvm_mca(kernels_report):
     for k in dispatched:
         assert "error" not in k, k
         assert k["cycles_per_iteration"] > 0 and k["overhead_cycles"] >= 0
+        # A whole tile's path calls nothing (a library memcpy there would spill every
+        # accumulator, and llvm-mca could not cost it).
+        assert k["full_tile_calls"] == [], k
         # No kernel beats its core's limit, and every one reaches some of it.
         assert 0 < k["percent_of_limit"] <= 100.5, k
     for w in report["warp"]:
