@@ -128,7 +128,7 @@ KERNELS = [
            "dwconv", ("a53", "a72", "a76"), ()),
 ]
 
-TRIPLES = {"aarch64": "aarch64-linux-gnu", "armv7": "armv7a-linux-gnueabihf"}
+TRIPLES = {"aarch64": "aarch64-linux-gnu", "armv7": "armv7a-linux-gnueabihf", "x86_64": "x86_64-linux-gnu"}
 
 
 def tile_of(kernel: Kernel) -> dict:
@@ -137,12 +137,18 @@ def tile_of(kernel: Kernel) -> dict:
     from its `c += T` loop. Read from the source so a new tile cannot go stale here."""
     text = (KERNELS_DIR / kernel.source).read_text()
     if kernel.kind == "gemm":
-        enum = re.search(r"enum\s*\{\s*MR\s*=\s*(\d+)\s*,\s*NR\s*=\s*(\d+)\s*,\s*KR\s*=\s*(\d+)\s*\}", text)
+        enum = re.search(r"enum\s*\{\s*MR\s*=\s*(\d+)\s*,\s*NR\s*=\s*(\d+)\s*,\s*KR\s*=\s*(\d+)\s*[,}]", text)
         step = re.search(r"for\s*\(\s*;\s*k\s*>=\s*(\d+)\s*;\s*k\s*-=\s*(\d+)\s*\)", text)
-        if not enum or not step or step.group(1) != step.group(2):
-            raise ModelError(f"{kernel.source}: cannot read the tile (enum MR/NR/KR) or the k loop's step")
+        if not enum:
+            raise ModelError(f"{kernel.source}: cannot read the tile (enum MR/NR/KR)")
         mr, nr, kr = (int(g) for g in enum.groups())
-        return {"mr": mr, "nr": nr, "kr": kr, "kstep": int(step.group(1))}
+        if step and step.group(1) == step.group(2):
+            kstep = int(step.group(1))
+        elif re.search(r"for\s*\(\s*size_t\s+p\s*=\s*0\s*;[^;]*;\s*p\s*\+=\s*KR\s*\)", text):
+            kstep = kr  # the x86 kernels step one KR group per iteration
+        else:
+            raise ModelError(f"{kernel.source}: cannot read the k loop's step")
+        return {"mr": mr, "nr": nr, "kr": kr, "kstep": kstep}
     block = re.search(r"for\s*\(\s*size_t\s+c\s*=\s*0\s*;\s*c\s*<\s*full\s*;\s*c\s*\+=\s*(\d+)", text)
     taps = re.search(r"for\s*\(\s*size_t\s+k\s*=\s*0\s*;\s*k\s*<\s*(\d+)\s*;", text)
     if not block or not taps:
@@ -158,9 +164,13 @@ def macs_per_iteration(kernel: Kernel, tile: dict) -> int:
 
 # ---------------------------------------------------------------------- assembly ---
 
-BRANCH_A64 = re.compile(r"^(b(\.\w+)?|cbn?z|tbn?z)$")
-BRANCH_A32 = re.compile(r"^b(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?(\.w|\.n)?$|^cbn?z$")
-CALL = re.compile(r"^(bl|blx|blr)$")
+BRANCH = {
+    "aarch64": re.compile(r"^(b(\.\w+)?|cbn?z|tbn?z)$"),
+    "armv7": re.compile(r"^b(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?(\.w|\.n)?$|^cbn?z$"),
+    "x86_64": re.compile(r"^j[a-z]+$"),  # AT&T syntax, for --check-x86
+}
+COMMENT = {"aarch64": "//", "armv7": "@", "x86_64": "#"}
+CALL = re.compile(r"^(bl|blx|blr|callq?)$")
 
 
 @dataclasses.dataclass
@@ -184,9 +194,9 @@ def parse_function(asm: str, name: str, arch: str) -> Function:
         start = next(i for i, l in enumerate(lines) if l.startswith(name + ":"))
     except StopIteration:
         raise ModelError(f"function {name} not found in the assembly") from None
-    comment = "//" if arch == "aarch64" else "@"
+    comment = COMMENT[arch]
     instructions, labels, block_starts = [], {}, {0}
-    branch = BRANCH_A64 if arch == "aarch64" else BRANCH_A32
+    branch = BRANCH[arch]
     for line in lines[start + 1:]:
         if re.match(rf"\s*\.size\s+{re.escape(name)}\b", line) or line.startswith(".Lfunc_end"):
             break
@@ -201,6 +211,8 @@ def parse_function(asm: str, name: str, arch: str) -> Function:
         if code.startswith("."):
             continue  # directive
         parts = re.split(r"\s+", code, maxsplit=1)
+        if parts[0].startswith("{") and len(parts) > 1:  # an encoding prefix: {vex} vpdpbusd
+            parts = re.split(r"\s+", parts[1], maxsplit=1)
         mnemonic, operands = parts[0].lower(), parts[1].strip() if len(parts) > 1 else ""
         instructions.append(Instruction(code, mnemonic, operands))
         if branch.match(mnemonic) or CALL.match(mnemonic):
@@ -211,8 +223,7 @@ def parse_function(asm: str, name: str, arch: str) -> Function:
 
 
 def branch_target(ins: Instruction, arch: str) -> str | None:
-    branch = BRANCH_A64 if arch == "aarch64" else BRANCH_A32
-    if not branch.match(ins.mnemonic):
+    if not BRANCH[arch].match(ins.mnemonic):
         return None
     return ins.operands.split(",")[-1].strip()
 
@@ -233,8 +244,9 @@ class Loop:
         return other.blocks < self.blocks
 
 
-UNCONDITIONAL = {"aarch64": re.compile(r"^b$"), "armv7": re.compile(r"^b(al)?(\.w|\.n)?$")}
-RETURNS = re.compile(r"^(ret|bx|pop|ldm(ia)?)$")
+UNCONDITIONAL = {"aarch64": re.compile(r"^b$"), "armv7": re.compile(r"^b(al)?(\.w|\.n)?$"),
+                 "x86_64": re.compile(r"^jmpq?$")}
+RETURNS = re.compile(r"^(ret|retq|bx|pop|ldm(ia)?)$")
 
 
 def loops_of(fn: Function, arch: str) -> list:
@@ -251,7 +263,7 @@ def loops_of(fn: Function, arch: str) -> list:
         if target is not None and target in fn.labels and fn.labels[target] in start_of:
             out.append(start_of[fn.labels[target]])
         ends = (target is not None and UNCONDITIONAL[arch].match(last.mnemonic)) or (
-            RETURNS.match(last.mnemonic) and (last.mnemonic in ("ret", "bx") or "pc" in last.operands))
+            RETURNS.match(last.mnemonic) and (last.mnemonic in ("ret", "retq", "bx") or "pc" in last.operands))
         if not ends and b + 1 < len(spans):
             out.append(b + 1)
         succ.append(out)
@@ -295,6 +307,13 @@ def int8_macs(ins: Instruction, arch: str) -> int:
         if re.match(r"^[su](mull|mlal|mlsl)2?$", m) and len(regs) >= 2 and regs[1][1] == "b":
             return int(regs[0][0])
         return 0
+    if arch == "x86_64":
+        # Products into int32 lanes of the destination (the last AT&T operand): VPMADDWD
+        # (int8 values widened to int16), 2 per lane; VPDPBUSD, 4 per lane.
+        width = {"xmm": 4, "ymm": 8, "zmm": 16}
+        regs = re.findall(r"%([xyz]mm)\d+", ops)
+        per_lane = {"vpmaddwd": 2, "vpdpbusd": 4, "vpdpbusds": 4}.get(m)
+        return width[regs[-1]] * per_lane if per_lane and regs else 0
     base = re.match(r"^v(mull|mlal|mlsl)\.([su])(8|16)$", m)
     if base:
         return 128 // (2 * int(base.group(3)))
@@ -354,25 +373,22 @@ class Toolchain:
         self.clang, self.mca = clang, mca
         self._asm, self._mca_cpu = {}, {}
 
+    def _clang(self, kernel: Kernel, core: Core) -> list:
+        cpu = [f"-mtune={core.cpu}"] if kernel.arch == "x86_64" else [f"-mcpu={core.cpu}"]
+        fpu = ["-mfpu=neon", "-mfloat-abi=hard"] if kernel.arch == "armv7" else []
+        return [self.clang, f"--target={TRIPLES[kernel.arch]}", "-O2", "-S", *cpu, *fpu, "-std=gnu11",
+                f"-I{KERNELS_DIR / 'include'}", f"-I{KERNELS_DIR}", "-o", "-"]
+
     def compile(self, kernel: Kernel, core: Core) -> str:
         key = (kernel.source, kernel.arch, core.cpu)
         if key not in self._asm:
-            argv = [self.clang, f"--target={TRIPLES[kernel.arch]}", "-O2", "-S", f"-mcpu={core.cpu}",
-                    "-std=gnu11", f"-I{KERNELS_DIR / 'include'}", f"-I{KERNELS_DIR}", "-o", "-",
-                    str(KERNELS_DIR / kernel.source)]
-            if kernel.arch == "armv7":
-                argv[4:4] = ["-mfpu=neon", "-mfloat-abi=hard"]
-            self._asm[key] = run_tool(argv)
+            self._asm[key] = run_tool(self._clang(kernel, core) + [str(KERNELS_DIR / kernel.source)])
         return self._asm[key]
 
     def compile_probe(self, kernel: Kernel, core: Core, text: str) -> str:
         key = ("probe", kernel.name, core.cpu)
         if key not in self._asm:
-            argv = [self.clang, f"--target={TRIPLES[kernel.arch]}", "-O2", "-S", f"-mcpu={core.cpu}",
-                    "-std=gnu11", f"-I{KERNELS_DIR / 'include'}", f"-I{KERNELS_DIR}", "-o", "-", "-x", "c", "-"]
-            if kernel.arch == "armv7":
-                argv[4:4] = ["-mfpu=neon", "-mfloat-abi=hard"]
-            self._asm[key] = run_tool(argv, stdin=text)
+            self._asm[key] = run_tool(self._clang(kernel, core) + ["-x", "c", "-"], stdin=text)
         return self._asm[key]
 
     def simulate(self, lines: list, arch: str, cpu: str, iterations: int) -> dict:
@@ -394,6 +410,8 @@ class Toolchain:
                     "-resource-pressure", "-bottleneck-analysis", path]
             if arch == "aarch64":
                 argv.insert(3, "-mattr=+dotprod")
+            elif arch == "x86_64":
+                argv.insert(3, "-mattr=+avxvnni")  # the {vex} VPDPBUSD of the AVX-VNNI kernel
             out = run_tool(argv)
         finally:
             os.unlink(path)
@@ -443,7 +461,7 @@ class Toolchain:
         key = (core.key, arch)
         if key in self._mca_cpu:
             return self._mca_cpu[key]
-        probe = ["add x0, x0, #1"] if arch == "aarch64" else ["add r0, r0, #1"]
+        probe = {"aarch64": ["add x0, x0, #1"], "armv7": ["add r0, r0, #1"], "x86_64": ["addq $1, %rax"]}[arch]
         found, fallback, notes = None, None, []
         for cpu in (core.cpu,) + core.mca_substitutes:
             try:
@@ -521,18 +539,22 @@ def full_tile_probe(kernel: Kernel, tile: dict) -> str:
     paths (K tail, column tail, channel tail, their copies), and what is left around the
     inner loop is the epilogue a whole tile pays. flatten inlines the kernel into it."""
     text = (KERNELS_DIR / kernel.source).read_text()
-    region = re.search(r"\b(LOTR_NEON\w*)_BEGIN\b", text)
+    region = re.search(r"\b(LOTR_(?:NEON|AVX)\w*)_BEGIN\b", text)
     if not region:
-        raise ModelError(f"{kernel.source}: no LOTR_NEON*_BEGIN region")
+        raise ModelError(f"{kernel.source}: no LOTR_NEON*/LOTR_AVX*_BEGIN region")
     begin, end = region.group(1) + "_BEGIN", region.group(1) + "_END"
     head = f'#include "{kernel.source}"\n{begin}\n__attribute__((flatten)) '
     if kernel.kind == "gemm":
-        body = re.search(r"LOTR_DEFINE_QS8_GEMM_NEON_UKERNELS\(\s*\w+\s*,\s*(\w+)\s*\)", text)
+        body = re.search(r"static inline __attribute__\(\(always_inline\)\) void (gemm_\w+)\(", text)
         if not body:
-            raise ModelError(f"{kernel.source}: no LOTR_DEFINE_QS8_GEMM_NEON_UKERNELS(tile, body)")
+            raise ModelError(f"{kernel.source}: no always-inline gemm_<tile> body")
+        # The x86 kernels widen A in chunks of KCHUNK k: K is kept within one chunk, so the
+        # chunk loop runs once and the compiler folds it away.
+        chunk = re.search(r"\bKCHUNK\s*=\s*(\d+)", text)
+        steps = f"(steps % {int(chunk.group(1)) // tile['kstep']})" if chunk else "steps"
         return head + (f"void {PROBE}(size_t mr, size_t blocks, size_t steps, const int8_t* a, size_t a_stride, "
                        f"const void* w, int8_t* c, size_t c_stride, const lotr_qs8_requant* requant) {{\n"
-                       f"  {body.group(1)}(mr, blocks * {tile['nr']}, steps * {tile['kstep']}, a, a_stride, w, c, "
+                       f"  {body.group(1)}(mr, blocks * {tile['nr']}, {steps} * {tile['kstep']}, a, a_stride, w, c, "
                        f"NULL, c_stride, requant, NULL);\n}}\n{end}\n")
     return head + (f"void {PROBE}(size_t blocks, size_t output_width, const int8_t* const rows[3], size_t input_width, "
                    f"size_t stride, size_t pad_left, const int8_t* zero, const void* packed, int8_t* output, "
@@ -568,6 +590,14 @@ def analyse_kernel(tools: Toolchain, kernel: Kernel, core: Core) -> dict:
     probe_loop, probe_outer, probe_loops = hot_loop(probe, kernel.arch)
     overhead = overhead_lines(probe, kernel.arch, probe_outer, probe_loops)
     over = tools.simulate(overhead, kernel.arch, cpu, ITERATIONS) if overhead else None
+    # Per call (one row tile of a GEMM, one output row of depthwise): the probe's code
+    # outside every loop, i.e. the prologue, the A row pointers, saving and restoring
+    # callee-saved registers.
+    in_loops = set().union(*[l.blocks for l in probe_loops]) if probe_loops else set()
+    spans = blocks_of(probe)
+    per_call = [i.text for b, (x, y) in enumerate(spans) if b not in in_loops
+                for i in probe.instructions[x:y] if not CALL.match(i.mnemonic)]
+    call = tools.simulate(per_call, kernel.arch, cpu, ITERATIONS) if per_call else None
     # Calls left on the whole-tile path (llvm-mca cannot cost them, and overhead_lines
     # leaves memcpy blocks out): there should be none; a library copy that creeps back into
     # the epilogue shows here.
@@ -589,6 +619,8 @@ def analyse_kernel(tools: Toolchain, kernel: Kernel, core: Core) -> dict:
         "overhead_instructions": len(overhead),
         "overhead_cycles": round(over["cycles_per_iteration"], 3) if over else 0.0,
         "overhead_is": "per NR-column block of a tile" if kernel.kind == "gemm" else "per output pixel",
+        "per_call_cycles": round(call["cycles_per_iteration"], 3) if call else 0.0,
+        "per_call_is": "per row tile (one kernel call)" if kernel.kind == "gemm" else "per output row (one call)",
         "full_tile_calls": full_tile_calls,
         "mnemonics": mnemonic_histogram(body),
     })
@@ -748,9 +780,10 @@ def gemm_cost(m: int, n: int, k: int, kernel: dict, threads: int, consts: dict, 
     steps, tail_groups = k // t["kstep"], div_up(k % t["kstep"], t["kr"])
     tail_step = kernel["cycles_per_iteration"] * t["kr"] / t["kstep"]
     block = steps * kernel["cycles_per_iteration"] + tail_groups * tail_step + kernel["overhead_cycles"]
+    call = kernel.get("per_call_cycles", 0.0)  # the runtime calls the kernel once per row tile (and column panel)
     tasks, tiles_per_task, blocks_per_task = gemm_split_tasks(m_tiles, n_blocks, threads, consts, m * n * k)
-    one = m_tiles * n_blocks * block
-    many = parallel_cycles(tiles_per_task * blocks_per_task * block, tasks, threads, a.thread_efficiency)
+    one = m_tiles * (n_blocks * block + call)
+    many = parallel_cycles(tiles_per_task * (blocks_per_task * block + call), tasks, threads, a.thread_efficiency)
     issued = m_tiles * t["mr"] * n_blocks * t["nr"] * (steps * t["kstep"] + tail_groups * t["kr"])
     return {"cycles_1": one, "cycles_t": min(one, many) if tasks > 1 else one, "tasks": tasks,
             "tile_use": m * n * k / issued, "shape": f"{m}x{n}x{k}"}
@@ -758,7 +791,7 @@ def gemm_cost(m: int, n: int, k: int, kernel: dict, threads: int, consts: dict, 
 
 def dwconv_cost(oh: int, ow: int, c: int, kernel: dict, threads: int, consts: dict, a: Assumptions) -> dict:
     blocks = div_up(c, kernel["tile"]["channels"])
-    row = ow * (blocks * kernel["cycles_per_iteration"] + kernel["overhead_cycles"])
+    row = ow * (blocks * kernel["cycles_per_iteration"] + kernel["overhead_cycles"]) + kernel.get("per_call_cycles", 0.0)
     tasks = 1
     if threads > 1 and oh * ow * c * 9 >= consts["dwconv_parallel_min_macs"]:
         rows_per_task = div_up(oh, min(oh, threads * 4))
@@ -850,6 +883,102 @@ def model_latency(listing: dict, board: Board, kernels: dict, core_limit: dict, 
             "gemm_macs_per_cycle_one_core": round(gemm_rate, 3), "nodes": nodes}
 
 
+# ------------------------------------------------------- the method on this x86 ---
+
+# The same method on this machine's own GEMM kernels, held against their measured times
+# (`lotr bench-kernels`): no Pi is attached to the project, but an x86 run shows how well
+# inner loop + full-tile epilogue + tile arithmetic predict a real kernel, shape by shape.
+X86_KERNELS = [
+    ("avx2", Kernel("qs8_gemm_4x16c2__avx2", "x86/qs8_gemm_4x16c2__avx2.c", "lotr_qs8_gemm_4x16c2__avx2",
+                    "x86_64", "gemm", ("host",), ("host",))),
+    ("avxvnni", Kernel("qs8_gemm_4x16c4__avxvnni", "x86/qs8_gemm_4x16c4__avxvnni.c",
+                       "lotr_qs8_gemm_4x16c4__avxvnni", "x86_64", "gemm", ("host",), ("host",))),
+]
+
+
+def host_cpu(mca: str) -> str:
+    """The CPU llvm-mca detects this machine as (its `--version` says)."""
+    out = subprocess.run([mca, "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"Host CPU:\s*(\S+)", out)
+    if not m:
+        raise ModelError("llvm-mca --version names no host CPU: give one with --x86-cpu")
+    return m.group(1)
+
+
+def measured_gemm_shapes(lotr: str, path: str, rounds: int) -> dict:
+    """(M, N, K) -> the fastest of `rounds` medians of `lotr bench-kernels` (1 thread)."""
+    best = {}
+    for _ in range(rounds):
+        out = run_tool([lotr, "bench-kernels", "--runs", "11", "--threads", "1", "--markdown", "--kernels", path])
+        for line in out.splitlines():
+            row = re.match(r"\| (\d+)x(\d+)x(\d+) \|[^|]*\| \d+ \| 1 \| ([\d.]+) \|", line)
+            if row:
+                shape = tuple(int(g) for g in row.groups()[:3])
+                best[shape] = min(best.get(shape, math.inf), float(row.group(4)))
+    if not best:
+        raise ModelError(f"lotr bench-kernels --kernels {path}: no GEMM rows read")
+    return best
+
+
+def check_x86(tools: Toolchain, args) -> dict:
+    lotr = args.lotr or str(ROOT / ".build" / "release" / "lotr")
+    if not Path(lotr).is_file():
+        raise ModelError(f"no lotr binary at {lotr}: swift build -c release --product lotr (or --lotr PATH)")
+    cpu = args.x86_cpu or host_cpu(tools.mca)
+    core = Core("host", cpu, False, (), "")
+    consts = runtime_constants()
+    one_thread = Assumptions(1.0, 1.0, 0.0, {})
+    checks = []
+    for path, kernel in X86_KERNELS:
+        r = analyse_kernel(tools, kernel, core)
+        if "error" in r:
+            raise ModelError(f"{kernel.name}: {r['error']}")
+        try:
+            measured = measured_gemm_shapes(lotr, path, args.rounds)
+        except ModelError as e:
+            checks.append({"path": path, "kernel": kernel.name, "skipped": str(e)})
+            continue
+        shapes = []
+        for (m, n, k), ms in sorted(measured.items(), key=lambda kv: -kv[0][0] * kv[0][1] * kv[0][2]):
+            cycles = gemm_cost(m, n, k, r, 1, consts, one_thread)["cycles_1"]
+            shapes.append({"shape": f"{m}x{n}x{k}", "k": k, "modeled_cycles": round(cycles),
+                           "measured_ms": ms, "implied_ghz": round(cycles / (ms * 1e-3) / 1e9, 3)})
+        clocks = sorted(s["implied_ghz"] for s in shapes)
+        median = clocks[len(clocks) // 2]
+        for s in shapes:
+            s["vs_median"] = round(s["implied_ghz"] / median, 3)
+        checks.append({
+            "path": path, "kernel": kernel.name, "mca_cpu": cpu, "cycles_per_iteration": r["cycles_per_iteration"],
+            "macs_per_cycle": r["macs_per_cycle"], "overhead_cycles": r["overhead_cycles"], "shapes": shapes,
+            "median_implied_ghz": median,
+            "within_15_percent": sum(1 for s in shapes if abs(s["vs_median"] - 1) <= 0.15),
+            "total_implied_ghz": round(sum(s["modeled_cycles"] for s in shapes)
+                                       / (sum(s["measured_ms"] for s in shapes) * 1e-3) / 1e9, 3)})
+    return {"tools": {"clang_version": tool_version(tools.clang), "llvm_mca_version": tool_version(tools.mca)},
+            "x86_checks": checks}
+
+
+def print_x86_check(report: dict) -> None:
+    t = report["tools"]
+    print(f"clang {t['clang_version']}, llvm-mca {t['llvm_mca_version']}: the ARM method on this machine's x86 "
+          "kernels, against `lotr bench-kernels` (1 thread, the fastest of the rounds' medians)\n")
+    print("Implied clock = modeled cycles / measured time: if the model is right, the same for every shape.\n")
+    for c in report["x86_checks"]:
+        if "skipped" in c:
+            print(f"{c['kernel']}: skipped ({c['skipped']})\n")
+            continue
+        print(f"{c['kernel']} (llvm-mca -mcpu={c['mca_cpu']}): {c['cycles_per_iteration']:g} cycles per k step "
+              f"({c['macs_per_cycle']:.1f} MACs/cycle), {c['overhead_cycles']:g} cycles per 16-column block; "
+              f"median implied clock {c['median_implied_ghz']:.2f} GHz, {c['within_15_percent']} of "
+              f"{len(c['shapes'])} shapes within 15 % of it, all shapes together {c['total_implied_ghz']:.2f} GHz\n")
+        print("| shape (MxNxK) | modeled kcycles | measured ms | implied GHz | vs median |")
+        print("|---|---:|---:|---:|---:|")
+        for s in c["shapes"]:
+            print(f"| {s['shape']} | {s['modeled_cycles'] / 1e3:.0f} | {s['measured_ms']:.3f} | {s['implied_ghz']:.2f} "
+                  f"| {s['vs_median']:.2f} |")
+        print()
+
+
 # ------------------------------------------------------------------------ report ---
 
 MODELS = ["models/lotr-m-68.lotr", "models/lotr-s-68.lotr", "models/blazeface-short.lotr"]
@@ -877,6 +1006,8 @@ def analyse(args) -> dict:
     if not mca:
         raise ModelError("llvm-mca not found: apt-get install llvm (Debian), or --llvm-mca PATH")
     tools = Toolchain(clang, mca)
+    if args.check_x86:
+        return check_x86(tools, args)
     report = {"tools": {"clang": clang, "clang_version": tool_version(clang), "llvm_mca": mca,
                         "llvm_mca_version": tool_version(mca), "iterations": ITERATIONS}}
     limits = {}
@@ -1037,6 +1168,10 @@ def main(argv=None) -> int:
                    help="cycles of one small memcpy/memset call in im2col (default 20)")
     p.add_argument("--attention", choices=["float", "int8"], default="float",
                    help="attention as the runtime runs it (float, OpenBLAS) or, as a what-if, on the int8 GEMM")
+    p.add_argument("--check-x86", action="store_true",
+                   help="instead: the same method on this machine's x86 GEMM kernels against `lotr bench-kernels`")
+    p.add_argument("--x86-cpu", help="llvm-mca CPU for --check-x86 (default: the host llvm-mca detects)")
+    p.add_argument("--rounds", type=int, default=3, help="bench-kernels rounds for --check-x86 (default 3)")
     p.add_argument("--bandwidth", action="append", metavar="BOARD=GB/s",
                    help="sustained bandwidth of a board, e.g. pi4=4.5 (defaults: "
                         + ", ".join(f"{b.key} {b.bandwidth_gbs:g}" for b in BOARDS.values()) + ")")
@@ -1049,6 +1184,8 @@ def main(argv=None) -> int:
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         print()
+    elif args.check_x86:
+        print_x86_check(report)
     else:
         print_tables(report, args.per_layer)
     return 0

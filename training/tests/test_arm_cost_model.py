@@ -84,6 +84,18 @@ def test_kernels_under_llvm_mca(kernels_report):
         assert w["cycles_per_pixel"] > 0
 
 
+def test_the_method_reads_this_machines_x86_kernel():
+    # --check-x86 holds the method against measured x86 kernels; here only its reading of
+    # the AVX2 kernel (the measuring takes lotr bench-kernels' time).
+    needs_tools()
+    tools = acm.Toolchain(acm.find_tool(None, ["/opt/swift/usr/bin/clang", "clang"], "clang"), acm.find_llvm_mca(None))
+    path, kernel = acm.X86_KERNELS[0]
+    r = acm.analyse_kernel(tools, kernel, acm.Core("host", "znver4", False, (), ""))
+    assert "error" not in r, r
+    assert r["macs_per_iteration"] == 4 * 16 * 2 and r["cycles_per_iteration"] > 0
+    assert r["full_tile_calls"] == [] and r["per_call_cycles"] > 0
+
+
 def test_tables_print(kernels_report, capsys):
     acm.print_tables(kernels_report, per_layer=False)
     out = capsys.readouterr().out
