@@ -566,7 +566,7 @@ def full_tile_probe(kernel: Kernel, tile: dict) -> str:
 def analyse_kernel(tools: Toolchain, kernel: Kernel, core: Core) -> dict:
     tile = tile_of(kernel)
     cpu, model_note = tools.model_cpu(core, kernel.arch)
-    result = {"kernel": kernel.name, "arch": kernel.arch, "core": core.key, "compiled_for": core.cpu,
+    result = {"kernel": kernel.name, "kind": kernel.kind, "arch": kernel.arch, "core": core.key, "compiled_for": core.cpu,
               "mca_cpu": cpu, "model": model_note, "tile": tile, "dispatched": core.key in kernel.dispatched}
     if cpu is None:
         result["error"] = f"no llvm-mca scheduling model ({model_note})"
@@ -1096,7 +1096,7 @@ def print_tables(report: dict, per_layer: bool) -> None:
               f"{forms} | {l['f32_fma_per_cycle']:g} |")
     print("\nInner loops (cycles per source iteration, steady state):\n")
     print("| kernel | core | default there | llvm-mca model | MACs/iter | cycles/iter | MACs/cycle | limit | % of limit "
-          "| busiest resources, cycles/iter (top instructions on it) | overhead cycles |")
+          "| busiest resources, cycles/iter (top instructions on it) | overhead cycles (GEMM: per 8-column block; depthwise: per pixel; per kernel call) |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|---|---:|")
     for k in report["kernels"]:
         if "error" in k:
@@ -1110,7 +1110,8 @@ def print_tables(report: dict, per_layer: bool) -> None:
         print(f"| {k['kernel']} | {k['core']} | {'yes' if k['dispatched'] else 'no'} | {k['mca_cpu']} "
               f"| {k['macs_per_iteration']} | {k['cycles_per_iteration']:g} | {k['macs_per_cycle']:.2f} "
               f"| {k.get('limit_macs_per_cycle', '-')} | {k.get('percent_of_limit', '-')} | {busy} "
-              f"| {k['overhead_cycles']:g} {k['overhead_is'].replace('per ', '/ ')}{calls} |")
+              f"| {k['overhead_cycles']:g} / {'block' if k['kind'] == 'gemm' else 'pixel'}, "
+              f"{k['per_call_cycles']:g} / call{calls} |")
     print("\nCrop warp (image_warp.c, all paths of its pixel loop: an upper bound):\n")
     print("| core | llvm-mca model | instructions | cycles/pixel |")
     print("|---|---|---:|---:|")
