@@ -44,6 +44,7 @@ import dataclasses
 import json
 import math
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -167,7 +168,7 @@ def macs_per_iteration(kernel: Kernel, tile: dict) -> int:
 BRANCH = {
     "aarch64": re.compile(r"^(b(\.\w+)?|cbn?z|tbn?z)$"),
     "armv7": re.compile(r"^b(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?(\.w|\.n)?$|^cbn?z$"),
-    "x86_64": re.compile(r"^j[a-z]+$"),  # AT&T syntax, for --check-x86
+    "x86_64": re.compile(r"^j[a-z]+$"),  # AT&T syntax, for --check-host
 }
 COMMENT = {"aarch64": "//", "armv7": "@", "x86_64": "#"}
 CALL = re.compile(r"^(bl|blx|blr|callq?)$")
@@ -883,17 +884,21 @@ def model_latency(listing: dict, board: Board, kernels: dict, core_limit: dict, 
             "gemm_macs_per_cycle_one_core": round(gemm_rate, 3), "nodes": nodes}
 
 
-# ------------------------------------------------------- the method on this x86 ---
+# ---------------------------------------------------- the method on this machine ---
 
 # The same method on this machine's own GEMM kernels, held against their measured times
-# (`lotr bench-kernels`): no Pi is attached to the project, but an x86 run shows how well
-# inner loop + full-tile epilogue + tile arithmetic predict a real kernel, shape by shape.
-X86_KERNELS = [
-    ("avx2", Kernel("qs8_gemm_4x16c2__avx2", "x86/qs8_gemm_4x16c2__avx2.c", "lotr_qs8_gemm_4x16c2__avx2",
-                    "x86_64", "gemm", ("host",), ("host",))),
-    ("avxvnni", Kernel("qs8_gemm_4x16c4__avxvnni", "x86/qs8_gemm_4x16c4__avxvnni.c",
-                       "lotr_qs8_gemm_4x16c4__avxvnni", "x86_64", "gemm", ("host",), ("host",))),
-]
+# (`lotr bench-kernels`): on a Pi, the ARM kernels against the board; here, where no Pi is
+# attached, the x86 kernels, which shows how well inner loop + full-tile epilogue + per-call
+# cost + tile arithmetic predict a real kernel, shape by shape. (path, kernel) per arch.
+HOST_KERNELS = {
+    "x86_64": [
+        ("avx2", Kernel("qs8_gemm_4x16c2__avx2", "x86/qs8_gemm_4x16c2__avx2.c", "lotr_qs8_gemm_4x16c2__avx2",
+                        "x86_64", "gemm", ("host",), ("host",))),
+        ("avxvnni", Kernel("qs8_gemm_4x16c4__avxvnni", "x86/qs8_gemm_4x16c4__avxvnni.c",
+                           "lotr_qs8_gemm_4x16c4__avxvnni", "x86_64", "gemm", ("host",), ("host",))),
+    ],
+    "aarch64": [("neon", KERNELS[0]), ("neondot", KERNELS[1])],
+}
 
 
 def host_cpu(mca: str) -> str:
@@ -920,19 +925,24 @@ def measured_gemm_shapes(lotr: str, path: str, rounds: int) -> dict:
     return best
 
 
-def check_x86(tools: Toolchain, args) -> dict:
+def check_host(tools: Toolchain, args) -> dict:
+    arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(platform.machine())
+    if arch is None:
+        raise ModelError(f"--check-host knows x86_64 and aarch64 machines, not {platform.machine()}")
     lotr = args.lotr or str(ROOT / ".build" / "release" / "lotr")
     if not Path(lotr).is_file():
         raise ModelError(f"no lotr binary at {lotr}: swift build -c release --product lotr (or --lotr PATH)")
-    cpu = args.x86_cpu or host_cpu(tools.mca)
-    core = Core("host", cpu, False, (), "")
+    cpu = args.host_cpu or host_cpu(tools.mca)
+    # A Pi's core is one of CORES (with its substitute model); anything else as detected.
+    core = next((c for c in CORES.values() if c.cpu == cpu), Core("host", cpu, arch == "aarch64", (), ""))
     consts = runtime_constants()
     one_thread = Assumptions(1.0, 1.0, 0.0, {})
     checks = []
-    for path, kernel in X86_KERNELS:
+    for path, kernel in HOST_KERNELS[arch]:
         r = analyse_kernel(tools, kernel, core)
         if "error" in r:
-            raise ModelError(f"{kernel.name}: {r['error']}")
+            checks.append({"path": path, "kernel": kernel.name, "skipped": r["error"]})
+            continue
         try:
             measured = measured_gemm_shapes(lotr, path, args.rounds)
         except ModelError as e:
@@ -948,27 +958,28 @@ def check_x86(tools: Toolchain, args) -> dict:
         for s in shapes:
             s["vs_median"] = round(s["implied_ghz"] / median, 3)
         checks.append({
-            "path": path, "kernel": kernel.name, "mca_cpu": cpu, "cycles_per_iteration": r["cycles_per_iteration"],
+            "path": path, "kernel": kernel.name, "mca_cpu": r["mca_cpu"], "cycles_per_iteration": r["cycles_per_iteration"],
             "macs_per_cycle": r["macs_per_cycle"], "overhead_cycles": r["overhead_cycles"], "shapes": shapes,
             "median_implied_ghz": median,
             "within_15_percent": sum(1 for s in shapes if abs(s["vs_median"] - 1) <= 0.15),
             "total_implied_ghz": round(sum(s["modeled_cycles"] for s in shapes)
                                        / (sum(s["measured_ms"] for s in shapes) * 1e-3) / 1e9, 3)})
     return {"tools": {"clang_version": tool_version(tools.clang), "llvm_mca_version": tool_version(tools.mca)},
-            "x86_checks": checks}
+            "machine": platform.machine(), "host_checks": checks}
 
 
-def print_x86_check(report: dict) -> None:
+def print_host_check(report: dict) -> None:
     t = report["tools"]
-    print(f"clang {t['clang_version']}, llvm-mca {t['llvm_mca_version']}: the ARM method on this machine's x86 "
-          "kernels, against `lotr bench-kernels` (1 thread, the fastest of the rounds' medians)\n")
+    print(f"clang {t['clang_version']}, llvm-mca {t['llvm_mca_version']}: the method on this machine's "
+          f"({report['machine']}) GEMM kernels, against `lotr bench-kernels` (1 thread, the fastest of the "
+          "rounds' medians)\n")
     print("Implied clock = modeled cycles / measured time: if the model is right, the same for every shape.\n")
-    for c in report["x86_checks"]:
+    for c in report["host_checks"]:
         if "skipped" in c:
             print(f"{c['kernel']}: skipped ({c['skipped']})\n")
             continue
         print(f"{c['kernel']} (llvm-mca -mcpu={c['mca_cpu']}): {c['cycles_per_iteration']:g} cycles per k step "
-              f"({c['macs_per_cycle']:.1f} MACs/cycle), {c['overhead_cycles']:g} cycles per 16-column block; "
+              f"({c['macs_per_cycle']:.1f} MACs/cycle), {c['overhead_cycles']:g} cycles per column block; "
               f"median implied clock {c['median_implied_ghz']:.2f} GHz, {c['within_15_percent']} of "
               f"{len(c['shapes'])} shapes within 15 % of it, all shapes together {c['total_implied_ghz']:.2f} GHz\n")
         print("| shape (MxNxK) | modeled kcycles | measured ms | implied GHz | vs median |")
@@ -1006,8 +1017,8 @@ def analyse(args) -> dict:
     if not mca:
         raise ModelError("llvm-mca not found: apt-get install llvm (Debian), or --llvm-mca PATH")
     tools = Toolchain(clang, mca)
-    if args.check_x86:
-        return check_x86(tools, args)
+    if args.check_host:
+        return check_host(tools, args)
     report = {"tools": {"clang": clang, "clang_version": tool_version(clang), "llvm_mca": mca,
                         "llvm_mca_version": tool_version(mca), "iterations": ITERATIONS}}
     limits = {}
@@ -1169,10 +1180,11 @@ def main(argv=None) -> int:
                    help="cycles of one small memcpy/memset call in im2col (default 20)")
     p.add_argument("--attention", choices=["float", "int8"], default="float",
                    help="attention as the runtime runs it (float, OpenBLAS) or, as a what-if, on the int8 GEMM")
-    p.add_argument("--check-x86", action="store_true",
-                   help="instead: the same method on this machine's x86 GEMM kernels against `lotr bench-kernels`")
-    p.add_argument("--x86-cpu", help="llvm-mca CPU for --check-x86 (default: the host llvm-mca detects)")
-    p.add_argument("--rounds", type=int, default=3, help="bench-kernels rounds for --check-x86 (default 3)")
+    p.add_argument("--check-host", action="store_true",
+                   help="instead: the method on this machine's own GEMM kernels (a Pi's NEON ones, or x86) "
+                        "against `lotr bench-kernels`")
+    p.add_argument("--host-cpu", help="llvm-mca CPU for --check-host (default: the host llvm-mca detects)")
+    p.add_argument("--rounds", type=int, default=3, help="bench-kernels rounds for --check-host (default 3)")
     p.add_argument("--bandwidth", action="append", metavar="BOARD=GB/s",
                    help="sustained bandwidth of a board, e.g. pi4=4.5 (defaults: "
                         + ", ".join(f"{b.key} {b.bandwidth_gbs:g}" for b in BOARDS.values()) + ")")
@@ -1185,8 +1197,8 @@ def main(argv=None) -> int:
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         print()
-    elif args.check_x86:
-        print_x86_check(report)
+    elif args.check_host:
+        print_host_check(report)
     else:
         print_tables(report, args.per_layer)
     return 0

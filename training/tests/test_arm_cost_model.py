@@ -85,11 +85,11 @@ def test_kernels_under_llvm_mca(kernels_report):
 
 
 def test_the_method_reads_this_machines_x86_kernel():
-    # --check-x86 holds the method against measured x86 kernels; here only its reading of
+    # --check-host holds the method against this machine's measured kernels; here only its reading of
     # the AVX2 kernel (the measuring takes lotr bench-kernels' time).
     needs_tools()
     tools = acm.Toolchain(acm.find_tool(None, ["/opt/swift/usr/bin/clang", "clang"], "clang"), acm.find_llvm_mca(None))
-    path, kernel = acm.X86_KERNELS[0]
+    path, kernel = acm.HOST_KERNELS["x86_64"][0]
     r = acm.analyse_kernel(tools, kernel, acm.Core("host", "znver4", False, (), ""))
     assert "error" not in r, r
     assert r["macs_per_iteration"] == 4 * 16 * 2 and r["cycles_per_iteration"] > 0
