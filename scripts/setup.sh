@@ -13,6 +13,7 @@ SYSTEM_PACKAGES=(
   libjpeg62-turbo-dev libpng-dev
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
   qemu-user                # ARM kernel tests: qemu-aarch64 / qemu-arm
+  llvm-19                  # llvm-mca for bench/arm_cost_model.py: 19 has a Neoverse N1 (= Cortex-A76) model, the default llvm 14 none
   libmosquitto-dev         # lotr-mqtt's MQTT client library
   mosquitto mosquitto-clients  # lotr-mqtt's tests: a private broker on a loopback port, mosquitto_sub
 )

@@ -10,9 +10,16 @@ struct InfoCommand: ParsableCommand {
   @Argument(help: "The .lotr model file.")
   var model: String
 
+  @Flag(help: "Print only JSON: the metadata and every node in run order (op, int8, MACs, operand shapes and dtypes, attributes), for tools such as bench/arm_cost_model.py.")
+  var json = false
+
   func run() throws {
     let file = try ModelFile.open(path: model)
     let network = try Network(model: file, kernels: KernelPath.named("ref"))
+    if json {
+      print(layerListingJSON(file, network))
+      return
+    }
     let m = file.metadata
     print("model      \(m.name)  (format 1.\(file.versionMinor), \(file.byteCount) bytes, all checksums OK)")
     print("landmarks  \(m.landmarkCount) (\(m.landmarkScheme))")
@@ -47,5 +54,51 @@ struct InfoCommand: ParsableCommand {
     print("total      \(fixed(Double(totalMACs) / 1e6, 1)) M MACs, int8 share \(totalMACs > 0 ? fixed(100 * Double(int8MACs) / Double(totalMACs), 1) : "0") %")
     print("tensors    \(file.tensors.count) (\(weights.count) constants, \(fixed(Double(weightBytes) / 1024, 1)) KiB)")
     print("arena      \(fixed(Double(network.arenaBytes) / 1024, 1)) KiB (\(fixed(Double(network.unsharedBytes) / 1024, 1)) KiB without reuse)")
+  }
+}
+
+/// The machine-readable layer listing of `lotr info --json`: one object per node, in the
+/// order the network runs them (steps[i] is nodes[i]).
+func layerListingJSON(_ file: ModelFile, _ network: Network) -> String {
+  func tensor(_ id: Int) -> String {
+    let t = file.tensors[id]
+    return "{\"name\":\(jsonString(t.name)),\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],"
+      + "\"dtype\":\(jsonString("\(t.dtype)")),\"constant\":\(t.role == .constant)}"
+  }
+  let m = file.metadata
+  var out = "{\"model\":\(jsonString(m.name)),\"format_minor\":\(file.versionMinor),"
+  out += "\"input\":{\"width\":\(m.input.width),\"height\":\(m.input.height),\"channels\":\(m.input.channels),\"color\":\(jsonString(m.input.color))},"
+  out += "\"total_macs\":\(network.stepMACs.reduce(0, +)),\"nodes\":["
+  for (i, node) in file.nodes.enumerated() {
+    if i > 0 { out += "," }
+    out += "{\"index\":\(i),\"name\":\(jsonString(node.name)),\"op\":\(jsonString("\(node.op)")),"
+    out += "\"int8\":\(network.steps[i].int8),\"macs\":\(network.stepMACs[i]),"
+    out += "\"inputs\":[\(node.inputs.map(tensor).joined(separator: ","))],"
+    out += "\"outputs\":[\(node.outputs.map(tensor).joined(separator: ","))],"
+    out += "\"attributes\":\(reflectedJSON(node.attributes))}"
+  }
+  return out + "]}"
+}
+
+/// An attribute struct as JSON through reflection, so every op's fields appear without a
+/// per-op list: numbers, booleans, arrays, nested structs as objects, enum cases as
+/// strings; a non-finite float (an unbounded clamp) as null.
+func reflectedJSON(_ value: Any) -> String {
+  switch value {
+  case let v as Bool: return v ? "true" : "false"
+  case let v as Int: return String(v)
+  case let v as Float: return v.isFinite ? "\(v)" : "null"
+  case let v as Double: return v.isFinite ? "\(v)" : "null"
+  case let v as String: return jsonString(v)
+  default:
+    let mirror = Mirror(reflecting: value)
+    switch mirror.displayStyle {
+    case .collection?, .set?:
+      return "[" + mirror.children.map { reflectedJSON($0.value) }.joined(separator: ",") + "]"
+    case .struct?, .class?:
+      return "{" + mirror.children.map { jsonString($0.label ?? "_") + ":" + reflectedJSON($0.value) }.joined(separator: ",") + "}"
+    default:
+      return jsonString("\(value)")
+    }
   }
 }

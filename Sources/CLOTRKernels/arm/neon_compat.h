@@ -51,6 +51,17 @@
 #endif
 #endif
 
+/* Before a micro-kernel's k loop: keep the compiler from unrolling it. Clang unrolls the
+ * 2x8c8 loop twice for -mcpu=cortex-a53 and then spills accumulators inside the loop
+ * (docs/PERFORMANCE.md, "ARM on paper"); the loop body is already a whole 16-k step. */
+#if defined(__clang__)
+#define LOTR_NO_UNROLL _Pragma("clang loop unroll(disable)")
+#elif defined(__GNUC__)
+#define LOTR_NO_UNROLL _Pragma("GCC unroll 1")
+#else
+#define LOTR_NO_UNROLL
+#endif
+
 LOTR_NEON_BEGIN
 
 #if defined(__aarch64__)

@@ -65,6 +65,7 @@ static inline __attribute__((always_inline)) void gemm_2x8c8(size_t mr, size_t n
     const int8_t* w = (const int8_t*)(bias + NR);
     const int8_t *pa0 = row[0], *pa1 = row[1];
     size_t k = kc;
+    LOTR_NO_UNROLL
     for (; k >= 16; k -= 16) {
       const int8x8_t va0x0 = vld1_s8(pa0), va0x1 = vld1_s8(pa0 + 8);
       const int8x8_t va1x0 = vld1_s8(pa1), va1x1 = vld1_s8(pa1 + 8);

@@ -15,12 +15,29 @@
 #if defined(LOTR_ARM_NEON)
 LOTR_NEON_BEGIN
 
-/* a[0, n) for n in [1, 8], zero-filled: never reads past the row. */
+/* a[0, n) for n in [1, 8], zero-filled: never reads past the row. A partial group is read
+ * in 4-, 2- and 1-byte pieces (constant-size copies, which compile to plain loads): a
+ * variable-size memcpy would be a library call in the K tail of every tile, around which
+ * the compiler spills every accumulator. Lane i is byte i (little-endian, as the ARM Linux
+ * ABIs are). */
 static inline int8x8_t load_a(const int8_t* a, size_t n) {
   if (n >= 8) return vld1_s8(a);
-  int8_t tmp[8] = {0};
-  memcpy(tmp, a, n);
-  return vld1_s8(tmp);
+  uint64_t bytes = 0;
+  size_t i = 0;
+  if (n & 4) {
+    uint32_t piece;
+    memcpy(&piece, a, sizeof(piece));
+    bytes = piece;
+    i = 4;
+  }
+  if (n & 2) {
+    uint16_t piece;
+    memcpy(&piece, a + i, sizeof(piece));
+    bytes |= (uint64_t)piece << (8 * i);
+    i += 2;
+  }
+  if (n & 1) bytes |= (uint64_t)(uint8_t)a[i] << (8 * i);
+  return vcreate_s8(bytes);
 }
 
 /* The A rows of a rows-row tile (rows = the kernel's MR): rows past mr repeat the last live
@@ -40,15 +57,27 @@ typedef struct {
 } requant8;
 
 static inline requant8 requant8_load(const lotr_qs8_requant* requant, size_t n0, size_t n) {
-  int32_t m[8] = {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30};
-  int32_t s[8] = {32, 32, 32, 32, 32, 32, 32, 32};
-  memcpy(m, requant->multiplier + n0, LOTR_MIN(n, (size_t)8) * sizeof(int32_t));
-  memcpy(s, requant->shift + n0, LOTR_MIN(n, (size_t)8) * sizeof(int32_t));
   requant8 r;
-  r.m_lo = vld1q_s32(m);
-  r.m_hi = vld1q_s32(m + 4);
-  const int32x4_t ns_lo = vnegq_s32(vld1q_s32(s));
-  const int32x4_t ns_hi = vnegq_s32(vld1q_s32(s + 4));
+  int32x4_t s_lo, s_hi;
+  if (n >= 8) {
+    /* A whole tile reads the tables in place: the padded copy below is a variable-size
+     * memcpy, a call on every 8-column block, around which every accumulator is spilled. */
+    r.m_lo = vld1q_s32(requant->multiplier + n0);
+    r.m_hi = vld1q_s32(requant->multiplier + n0 + 4);
+    s_lo = vld1q_s32(requant->shift + n0);
+    s_hi = vld1q_s32(requant->shift + n0 + 4);
+  } else {
+    int32_t m[8] = {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30};
+    int32_t s[8] = {32, 32, 32, 32, 32, 32, 32, 32};
+    memcpy(m, requant->multiplier + n0, n * sizeof(int32_t));
+    memcpy(s, requant->shift + n0, n * sizeof(int32_t));
+    r.m_lo = vld1q_s32(m);
+    r.m_hi = vld1q_s32(m + 4);
+    s_lo = vld1q_s32(s);
+    s_hi = vld1q_s32(s + 4);
+  }
+  const int32x4_t ns_lo = vnegq_s32(s_lo);
+  const int32x4_t ns_hi = vnegq_s32(s_hi);
   r.nshift[0] = vmovl_s32(vget_low_s32(ns_lo));
   r.nshift[1] = lotr_vmovl_high_s32(ns_lo);
   r.nshift[2] = vmovl_s32(vget_low_s32(ns_hi));
@@ -79,15 +108,28 @@ static inline int8x16_t requant_2rows(int32x4_t a_lo, int32x4_t a_hi, int32x4_t 
   return vminq_s8(vmaxq_s8(y, r->min), r->max);
 }
 
-/* Tail-safe copies of one row's n outputs (n >= 8: all 8). */
+/* Tail-safe copies of one row's n outputs (n >= 8: all 8); a partial row in 4-, 2- and
+ * 1-byte pieces, as load_a reads them. */
 static inline void store_i8(int8_t* c, int8x8_t v, size_t n) {
   if (n >= 8) {
     vst1_s8(c, v);
-  } else {
-    int8_t tmp[8];
-    vst1_s8(tmp, v);
-    memcpy(c, tmp, n);
+    return;
   }
+  uint64_t bytes = vget_lane_u64(vreinterpret_u64_s8(v), 0);
+  size_t i = 0;
+  if (n & 4) {
+    const uint32_t piece = (uint32_t)bytes;
+    memcpy(c, &piece, sizeof(piece));
+    bytes >>= 32;
+    i = 4;
+  }
+  if (n & 2) {
+    const uint16_t piece = (uint16_t)bytes;
+    memcpy(c + i, &piece, sizeof(piece));
+    bytes >>= 16;
+    i += 2;
+  }
+  if (n & 1) c[i] = (int8_t)(uint8_t)bytes;
 }
 
 static inline void store_f32(float* c, int32x4_t lo, int32x4_t hi, float32x4_t s_lo, float32x4_t s_hi, size_t n) {
@@ -115,9 +157,16 @@ static inline __attribute__((always_inline)) void qs8_gemm_neon_store(
     float* cf, size_t c_stride, const lotr_qs8_requant* requant, const float* scale) {
   const size_t i1 = mr > 1 ? 1 : 0, i2 = mr > 2 ? 2 : i1, i3 = mr > 3 ? 3 : i2;
   if (cf != NULL) {
-    float s[8] = {0};
-    memcpy(s, scale + n0, LOTR_MIN(n, (size_t)8) * sizeof(float));
-    const float32x4_t s_lo = vld1q_f32(s), s_hi = vld1q_f32(s + 4);
+    float32x4_t s_lo, s_hi;
+    if (n >= 8) { /* in place, as requant8_load */
+      s_lo = vld1q_f32(scale + n0);
+      s_hi = vld1q_f32(scale + n0 + 4);
+    } else {
+      float s[8] = {0};
+      memcpy(s, scale + n0, n * sizeof(float));
+      s_lo = vld1q_f32(s);
+      s_hi = vld1q_f32(s + 4);
+    }
     float* c0 = cf + n0;
     if (rows > 2) {
       store_f32(c0 + i3 * c_stride, acc3_lo, acc3_hi, s_lo, s_hi, n);
