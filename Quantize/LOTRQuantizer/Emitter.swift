@@ -54,7 +54,7 @@ struct Emitter {
     a = analysis
     m = PatternMatcher(a: analysis)
     g = ImportedGraph(metadata: metadata)
-    for match in try m.attentions() {
+    for match in m.attentions() {
       for n in match.nodes where n != match.anchor { consumed.insert(n) }
       attentionAt[match.anchor] = match
       g.notes.append("attention '\(match.name)': \(match.heads) heads, \(match.nodes.count) ONNX nodes -> ATTENTION")
@@ -541,11 +541,23 @@ struct Emitter {
                   output: match.output, name: n.displayName, onnxNodes: match.nodes.sorted().map { node($0).name }, n)
   }
 
+  /// The layout that stores a token tensor [T, D], [1, T, D] or [T, 1, D] (batch first or
+  /// not, batch 1) as the [T, D] matrix ATTENTION reads and writes.
+  static func tokenLayout(_ shape: [Int]) -> Layout? {
+    switch shape.count {
+    case 2: return .identity(2)
+    case 3 where shape[0] == 1: return .identity(3, squeezed: true)
+    case 3 where shape[1] == 1: return Layout(perm: [1, 0, 2], squeezed: true)
+    default: return nil
+    }
+  }
+
   /// [T, D] for ATTENTION: an activation converted, or a constant laid out.
   mutating func tokens(_ v: String, _ n: Onnx_NodeProto) throws -> Int {
     let shape = a.shapes[v]!
-    guard shape.count == 2 || (shape.count == 3 && shape[0] == 1) else { throw ImportError.node(n, "attention input '\(v)' is \(shape), expected [1, T, D]") }
-    let layout = Layout.natural(shape)
+    guard let layout = Self.tokenLayout(shape) else {
+      throw ImportError.node(n, "attention input '\(v)' is \(shape), expected tokens [T, D], [1, T, D] or [T, 1, D]")
+    }
     if a.isConstant(v) { return try constant(v, as: shape, layout: layout, n) }
     return try convert(try activation(v, n), to: layout)
   }
@@ -554,13 +566,19 @@ struct Emitter {
     let n = node(match.anchor)
     let q = try tokens(match.q.input, n), k = try tokens(match.k.input, n), v = try tokens(match.v.input, n)
     var inputs = [q, k, v]
-    for (p, label) in [(match.q, "q_proj"), (match.k, "k_proj"), (match.v, "v_proj"), (match.out, "out_proj")] {
+    let projections = [(match.q, "q_proj"), (match.k, "k_proj"), (match.v, "v_proj"), (match.out, "out_proj")]
+    for (p, label) in projections {
       let mm = node(p.nodes[0]).name
-      let base = mm.hasSuffix("/MatMul") ? String(mm[..<mm.lastIndex(of: "/")!]) : match.name + "/" + label
+      let packed = projections.filter { $0.0.nodes[0] == p.nodes[0] }.count > 1 // one in-projection for q, k and v
+      let base = mm.hasSuffix("/MatMul") && !packed ? String(mm[..<mm.lastIndex(of: "/")!]) : match.name + "/" + label
       inputs.append(constantTensor(base + ".weight", p.weight.shape, p.weight.floats))
       inputs.append(constantTensor(base + ".bias", [p.bias.count], p.bias.floats))
     }
-    let y = define(match.out.output, layout: .natural(a.shapes[match.out.output]!))
+    let outShape = a.shapes[match.out.output]!
+    guard let outLayout = Self.tokenLayout(outShape) else {
+      throw ImportError.node(n, "attention output '\(match.out.output)' is \(outShape), expected tokens [T, D], [1, T, D] or [T, 1, D]")
+    }
+    let y = define(match.out.output, layout: outLayout)
     g.addNode(OpSchema.Attention(heads: match.heads), unique(match.name), inputs: inputs, outputs: [y.tensor],
               onnxNodes: match.nodes.sorted().map { node($0).name })
   }

@@ -68,6 +68,7 @@ struct PatternMatcher {
       return nil
     }
     if let mm = producer(v, "MatMul") { return projection(matmul: mm) }
+    if let g = producer(v, "Gemm") { return projection(gemm: g) }
     return nil
   }
 
@@ -78,99 +79,245 @@ struct PatternMatcher {
                       nodes: [mm], output: n.output[0])
   }
 
-  /// `v` = Transpose(Reshape(projection, [1, T, h, dh]), perm) for one of `perms` (a
-  /// two-transpose chain composes); returns the projection, h and the nodes.
-  func headSplit(_ v: String, perm wanted: [Int]) -> (Projection, heads: Int, nodes: [Int])? {
-    var nodes: [Int] = []
-    var composed = [0, 1, 2, 3]
-    var cur = v
-    while let t = producer(cur, "Transpose") {
-      let n = node(t)
-      guard let perm = n.ints("perm"), perm.count == 4 else { return nil }
-      composed = composed.map { perm[$0] } // out axis i reads in axis perm[i]
-      nodes.append(t)
-      cur = n.input[0]
-      if nodes.count > 1 {
-        guard a.readers(n.output[0]).count == 1 else { return nil }
+  /// The projection whose first node reads `v`: MatMul(v, W) [+ Add(b)], or Gemm(v, W, C).
+  func projection(startingAt v: String) -> Projection? {
+    guard let r = soleReader(v) else { return nil }
+    let n = node(r)
+    guard n.input[0] == v, n.opType == "MatMul" || n.opType == "Gemm" else { return nil }
+    var end = n.output[0]
+    if n.opType == "MatMul", let add = soleReader(end), node(add).opType == "Add",
+       node(add).input.contains(where: { a.constants[$0] != nil }) {
+      end = node(add).output[0]
+    }
+    guard let p = projection(endingAt: end), p.input == v else { return nil }
+    return p
+  }
+
+  /// Gemm(x, W, C) with transB = 1 (nn.Linear on a matrix), alpha = beta = 1.
+  private func projection(gemm g: Int) -> Projection? {
+    let n = node(g)
+    guard n.int("transA", default: 0) == 0, (n.float("alpha") ?? 1) == 1, (n.float("beta") ?? 1) == 1,
+          let w = a.constants[n.input[1]], w.shape.count == 2 else { return nil }
+    let weight = n.int("transB", default: 0) != 0 ? w : w.transposed([1, 0])
+    let nOut = weight.shape[0]
+    var bias = [Float](repeating: 0, count: nOut)
+    if n.input.count > 2, !n.input[2].isEmpty {
+      guard let c = a.constants[n.input[2]], c.count == nOut || c.count == 1 else { return nil }
+      bias = c.broadcast(to: [nOut]).floats
+    }
+    return Projection(input: n.input[0], weight: weight, bias: ConstTensor(shape: [nOut], floats: bias), nodes: [g], output: n.output[0])
+  }
+
+  // MARK: attention
+
+  /// Ops that only move elements (or relabel the shape); their data is input 0, every other
+  /// input a constant. Exporters split and merge heads with any mix of them.
+  static let layoutOps: Set<String> = ["Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Gather", "Slice"]
+
+  /// A scalar constant multiplier: Mul(x, c), Mul(c, x) or Div(x, c) with one-element c;
+  /// returns x and the factor.
+  func scalarScaling(_ i: Int) -> (data: String, factor: Float)? {
+    let n = node(i)
+    guard n.opType == "Mul" || n.opType == "Div", n.input.count == 2 else { return nil }
+    for (d, c) in [(0, 1), (1, 0)] where !(n.opType == "Div" && c == 0) {
+      if let k = a.constants[n.input[c]], k.count == 1, a.constants[n.input[d]] == nil || a.isConstant(n.output[0]) {
+        return (n.input[d], n.opType == "Div" ? 1 / k.floats[0] : k.floats[0])
       }
     }
-    // composed[i] is the axis of the pre-transpose tensor that output axis i reads.
-    guard !nodes.isEmpty, composed == wanted, let r = producer(cur, "Reshape"), a.readers(cur).count == 1 else { return nil }
-    let rs = node(r)
-    guard let s = a.shapes[cur], s.count == 4, s[0] == 1, let src = a.shapes[rs.input[0]], src.count == 3,
-          src[0] == 1, src[1] == s[1], src[2] == s[2] * s[3], a.readers(rs.input[0]).count == 1,
-          let p = projection(endingAt: rs.input[0]) else { return nil }
-    return (p, s[2], nodes + [r])
+    return nil
+  }
+
+  func isLayoutNode(_ i: Int) -> Bool {
+    let n = node(i)
+    return Self.layoutOps.contains(n.opType) && n.presentInputs.dropFirst().allSatisfy { a.isConstant($0) }
+  }
+
+  /// An attention operand traced back through layout nodes and scalar scalings to the
+  /// value it rearranges (a projection's output).
+  struct OperandTrace {
+    var source: String
+    /// From the operand back to the source.
+    var nodes: [Int]
+    var factor: Float
+  }
+
+  func traceBack(_ v: String) -> OperandTrace {
+    var t = OperandTrace(source: v, nodes: [], factor: 1)
+    while let p = a.producer[t.source] {
+      if isLayoutNode(p) {
+        t.nodes.append(p); t.source = node(p).input[0]
+      } else if let (data, factor) = scalarScaling(p) {
+        t.nodes.append(p); t.source = data; t.factor *= factor
+      } else {
+        break
+      }
+    }
+    return t
+  }
+
+  /// Runs layout node `i` on `probe` (an integer tensor of the node's data input's shape);
+  /// scalings pass it through.
+  func applyLayout(_ i: Int, to probe: ConstTensor) -> ConstTensor? {
+    let n = node(i)
+    guard let outShape = a.shapes[n.output[0]] else { return nil }
+    func c(_ k: Int) -> ConstTensor? { k < n.input.count && !n.input[k].isEmpty ? a.constants[n.input[k]] : nil }
+    switch n.opType {
+    case "Transpose":
+      return probe.transposed(n.ints("perm") ?? Array((0..<probe.shape.count).reversed()))
+    case "Gather":
+      guard let idx = c(1), let ax = Shapes.axis(n.int("axis", default: 0), rank: probe.shape.count) else { return nil }
+      return probe.gather(idx, axis: ax)
+    case "Slice":
+      guard let starts = c(1)?.ints, let ends = c(2)?.ints else { return nil }
+      let axes = (c(3)?.ints.map { Int($0) } ?? Array(0..<starts.count)).compactMap { Shapes.axis($0, rank: probe.shape.count) }
+      let steps = c(4)?.ints ?? [Int64](repeating: 1, count: starts.count)
+      guard axes.count == starts.count else { return nil }
+      return probe.slice(starts: starts, ends: ends, axes: axes, steps: steps)
+    case "Mul", "Div":
+      return probe
+    default: // Reshape, Squeeze, Unsqueeze, Flatten, Identity
+      return probe.count == outShape.reduce(1, *) ? probe.reshaped(outShape) : nil
+    }
+  }
+
+  /// Element i of the probe tensor of `shape` holds i.
+  static func indexProbe(_ shape: [Int]) -> ConstTensor {
+    ConstTensor(shape: shape, ints: (0..<Int64(shape.reduce(1, *))).map { $0 })
+  }
+
+  /// A per-head tensor [H, A, B] as rank 4 with batch 1, rank 3, or rank 2 (one head).
+  static func perHead(_ s: [Int]) -> [Int]? {
+    switch s.count {
+    case 4 where s[0] == 1: return Array(s[1...])
+    case 3: return s
+    case 2: return [1] + s
+    default: return nil
+    }
+  }
+
+  /// Where an attention operand's elements come from in its projection: the operand
+  /// [H, T, dh] (or [H, dh, T] when `transposed`, k of q kᵀ) must be the projection's
+  /// [T, C] columns c0 + h dh + d, for one c0. Returns c0 (the packed q/k/v offset).
+  func headColumns(_ t: OperandTrace, operand: String, heads h: Int, headDim dh: Int, tokens: Int, transposed: Bool) -> Int? {
+    guard let src = a.shapes[t.source], let c = src.last, src.count >= 2, src.dropLast().reduce(1, *) == tokens else { return nil }
+    var probe = Self.indexProbe(src)
+    for i in t.nodes.reversed() {
+      guard let next = applyLayout(i, to: probe) else { return nil }
+      probe = next
+    }
+    guard probe.shape == a.shapes[operand] else { return nil }
+    let v = probe.ints
+    let c0 = Int(v[0]) % c
+    guard c0 + h * dh <= c else { return nil }
+    var i = 0
+    for head in 0..<h {
+      for x in 0..<(transposed ? dh : tokens) {
+        for y in 0..<(transposed ? tokens : dh) {
+          let (tok, d) = transposed ? (y, x) : (x, y)
+          guard v[i] == Int64(tok * c + c0 + head * dh + d) else { return nil }
+          i += 1
+        }
+      }
+    }
+    return c0
+  }
+
+  /// Rows c0 ..< c0 + count of a projection (its [N, K] weight and bias).
+  static func rows(_ p: Projection, _ c0: Int, _ count: Int) -> Projection {
+    var q = p
+    let k = p.weight.shape[1]
+    q.weight = ConstTensor(shape: [count, k], floats: Array(p.weight.floats[(c0 * k)..<((c0 + count) * k)]))
+    q.bias = ConstTensor(shape: [count], floats: Array(p.bias.floats[c0..<(c0 + count)]))
+    return q
   }
 
   /// All attentions whose result is not already a constant.
-  func attentions() throws -> [AttentionMatch] {
+  func attentions() -> [AttentionMatch] {
     var out: [AttentionMatch] = []
+    var taken = Set<Int>()
     for (i, sm) in a.nodes.enumerated() where sm.opType == "Softmax" && !a.isConstant(sm.output[0]) {
-      guard let m = try attention(softmax: i) else { continue }
+      guard let m = attention(softmax: i), taken.isDisjoint(with: m.nodes) else { continue }
+      taken.formUnion(m.nodes)
       out.append(m)
     }
     return out
   }
 
-  private func attention(softmax i: Int) throws -> AttentionMatch? {
+  /// softmax(s (q kᵀ)) v with q, k, v heads rearranged from projections by any chain of
+  /// layout nodes (checked by tracing element indices, so every exporter's mix of
+  /// Reshape/Transpose/Squeeze/Gather works, packed in-projections included) and scalar
+  /// scalings anywhere on q, k or the scores; the heads merged back by layout nodes into
+  /// the output projection. The scale s is folded into q's projection, so ATTENTION's
+  /// fixed 1/sqrt(dh) gives the same scores.
+  private func attention(softmax i: Int) -> AttentionMatch? {
     let sm = node(i)
-    guard let s = a.shapes[sm.input[0]], s.count == 4 else { return nil }
+    guard let scores = a.shapes[sm.input[0]], let ph = Self.perHead(scores) else { return nil }
     var nodes = [i]
-    // Scores: MatMul(q, k^T), scaled by Mul or Div with a scalar constant.
+    var factor: Float = 1
     var scoresValue = sm.input[0]
-    var scale: Float = 1
-    if let mul = producer(scoresValue, "Mul") ?? producer(scoresValue, "Div"), soleReader(scoresValue) == i {
-      let n = node(mul)
-      let isDiv = n.opType == "Div"
-      let constIndex = a.constants[n.input[1]].map { _ in 1 } ?? (isDiv ? nil : a.constants[n.input[0]].map { _ in 0 })
-      guard let ci = constIndex, let c = a.constants[n.input[ci]], c.count == 1 else { return nil }
-      scale = isDiv ? 1 / c.floats[0] : c.floats[0]
-      nodes.append(mul)
-      scoresValue = n.input[1 - ci]
+    while let p = a.producer[scoresValue], soleReader(scoresValue) == nodes.last, let (data, f) = scalarScaling(p) {
+      nodes.append(p); factor *= f; scoresValue = data
     }
     guard let mm1 = producer(scoresValue, "MatMul"), soleReader(scoresValue) == nodes.last else { return nil }
     nodes.append(mm1)
-    let scoresMM = node(mm1)
-    guard let (q, hq, qNodes) = headSplit(scoresMM.input[0], perm: [0, 2, 1, 3]),
-          let (k, hk, kNodes) = headSplit(scoresMM.input[1], perm: [0, 2, 3, 1]) else {
-      throw ImportError.node(sm, "softmax over attention scores, but the scores are not MatMul(split heads of q, split heads of k transposed) as training/lotr_train/model.py exports them")
-    }
-    // Weighted sum: MatMul(softmax, v), heads merged back, output projection.
-    let fail = { (why: String) in ImportError.node(sm, "attention pattern: \(why)") }
-    guard let mm2 = soleReader(sm.output[0]), node(mm2).opType == "MatMul", node(mm2).input[0] == sm.output[0] else {
-      throw fail("the softmax output is not read only by MatMul(softmax, v)")
-    }
-    guard let (v, hv, vNodes) = headSplit(node(mm2).input[1], perm: [0, 2, 1, 3]) else { throw fail("v is not split into heads as expected") }
-    guard let tr = soleReader(node(mm2).output[0]), node(tr).opType == "Transpose", node(tr).ints("perm") == [0, 2, 1, 3] else {
-      throw fail("the per-head result is not transposed back with perm [0, 2, 1, 3]")
-    }
-    guard let rs = soleReader(node(tr).output[0]), node(tr).output.count == 1, node(rs).opType == "Reshape",
-          let merged = a.shapes[node(rs).output[0]], merged.count == 3 else {
-      throw fail("the heads are not merged by a Reshape to [1, T, D]")
-    }
-    guard let outMM = soleReader(node(rs).output[0]), node(outMM).opType == "MatMul" else { throw fail("no output projection after the merged heads") }
-    let outEnd = soleReader(node(outMM).output[0]).flatMap { r -> String? in
-      node(r).opType == "Add" && (a.constants[node(r).input[0]] != nil || a.constants[node(r).input[1]] != nil) ? node(r).output[0] : nil
-    } ?? node(outMM).output[0]
-    guard let o = projection(endingAt: outEnd), o.input == node(rs).output[0] else { throw fail("the output projection is not a constant MatMul + Add") }
+    let qOperand = node(mm1).input[0], kOperand = node(mm1).input[1]
+    guard let qShape = a.shapes[qOperand].flatMap(Self.perHead) else { return nil }
+    let (h, tq, dh) = (qShape[0], qShape[1], qShape[2])
+    let tk = ph[2]
+    guard ph == [h, tq, tk] else { return nil }
 
-    let d = q.weight.shape[0]
-    guard hq == hk, hk == hv, d % hq == 0, merged == [1, s[2], d] else {
-      throw fail("head counts \(hq)/\(hk)/\(hv) or merged shape \(merged) do not agree with D = \(d)")
+    // Weighted sum: MatMul(softmax, v), read only there.
+    guard let mm2 = soleReader(sm.output[0]), node(mm2).opType == "MatMul", node(mm2).input[0] == sm.output[0] else { return nil }
+    let vOperand = node(mm2).input[1]
+    let qt = traceBack(qOperand), kt = traceBack(kOperand), vt = traceBack(vOperand)
+    guard let qp = projection(endingAt: qt.source), let kp = projection(endingAt: kt.source), let vp = projection(endingAt: vt.source),
+          let qc = headColumns(qt, operand: qOperand, heads: h, headDim: dh, tokens: tq, transposed: false),
+          let kc = headColumns(kt, operand: kOperand, heads: h, headDim: dh, tokens: tk, transposed: true),
+          let vc = headColumns(vt, operand: vOperand, heads: h, headDim: dh, tokens: tk, transposed: false),
+          vt.factor == 1 else { return nil }
+    factor *= qt.factor * kt.factor
+    let d = h * dh
+
+    // Heads merged: [H, Tq, dh] -> layout nodes -> [.., Tq, D] read by the output projection.
+    var merged = node(mm2).output[0]
+    var mergeNodes: [Int] = []
+    while let r = soleReader(merged), isLayoutNode(r), node(r).input[0] == merged {
+      mergeNodes.append(r); merged = node(r).output[0]
     }
-    for p in [q, k, v, o] where p.weight.shape != [d, d] {
-      throw fail("projection weight \(p.weight.shape) is not [\(d), \(d)] (ATTENTION needs square q/k/v/out projections)")
+    guard let o = projection(startingAt: merged), let ms = a.shapes[merged], ms.last == d, ms.dropLast().reduce(1, *) == tq,
+          let ys = a.shapes[node(mm2).output[0]] else { return nil }
+    var probe = Self.indexProbe(ys)
+    for r in mergeNodes {
+      guard let next = applyLayout(r, to: probe) else { return nil }
+      probe = next
     }
-    let dh = d / hq
-    let expected = 1 / Float(dh).squareRoot()
-    guard abs(scale - expected) <= 1e-5 * expected else {
-      throw fail("scores are scaled by \(scale); ATTENTION uses 1/sqrt(d_head) = \(expected)")
+    let v = probe.ints
+    for t in 0..<tq {
+      for c in 0..<d where v[t * d + c] != Int64(((c / dh) * tq + t) * dh + c % dh) { return nil }
     }
-    nodes += qNodes + kNodes + vNodes + q.nodes + k.nodes + v.nodes + [mm2, tr, rs] + o.nodes
+
+    var q = Self.rows(qp, qc, d)
+    let k = Self.rows(kp, kc, d), vv = Self.rows(vp, vc, d)
+    for p in [q, k, vv, o] where p.weight.shape != [d, d] { return nil } // ATTENTION: square projections
+    // Fold the exporter's score scale into q: s (q kᵀ) = (c q) kᵀ / sqrt(dh) with c = s sqrt(dh).
+    let c = factor * Float(dh).squareRoot()
+    if abs(c - 1) > 1e-6 {
+      q.weight = q.weight.mapElements(float: { $0 * c }, int: { $0 })
+      q.bias = q.bias.mapElements(float: { $0 * c }, int: { $0 })
+    }
+    var all = Set(nodes + qt.nodes + kt.nodes + vt.nodes + qp.nodes + kp.nodes + vp.nodes + [mm2] + mergeNodes + o.nodes)
+    // Every value the match computes must be read only inside it (or only for its shape).
     let anchor = o.nodes.max()!
+    for n in all where n != anchor {
+      for out in node(n).output where !out.isEmpty {
+        for r in a.readers(out) where !all.contains(r) {
+          guard r >= 0, node(r).output.allSatisfy({ $0.isEmpty || a.isConstant($0) }) else { return nil }
+        }
+      }
+    }
+    all.remove(anchor)
     let prefix = sm.name.split(separator: "/").dropLast().joined(separator: "/")
-    return AttentionMatch(q: q, k: k, v: v, out: o, heads: hq, nodes: nodes, anchor: anchor,
+    return AttentionMatch(q: q, k: k, v: vv, out: o, heads: h, nodes: Array(all) + [anchor], anchor: anchor,
                           name: prefix.isEmpty ? sm.displayName : (sm.name.hasPrefix("/") ? "/" : "") + prefix)
   }
 
