@@ -120,18 +120,26 @@ struct Emitter {
   }
 
   /// ONNX constant `v` broadcast to `shape` and laid out as `layout` (cached).
-  mutating func constant(_ v: String, as shape: [Int], layout: Layout, _ node: Onnx_NodeProto, negate: Bool = false) throws -> Int {
-    let key = "\(v)|\(shape)|\(layout.perm)|\(layout.squeezed)|\(negate)"
+  /// What `constant` does to each element: ADD of a Sub's constant negates it, MUL of a
+  /// Div's takes its reciprocal.
+  enum ConstantMap: String { case identity = "", negate = ":neg", reciprocal = ":recip" }
+
+  mutating func constant(_ v: String, as shape: [Int], layout: Layout, _ node: Onnx_NodeProto, map: ConstantMap = .identity) throws -> Int {
+    let key = "\(v)|\(shape)|\(layout.perm)|\(layout.squeezed)|\(map)"
     if let t = constantCache[key] { return t }
     guard let c = a.constants[v] else { throw ImportError.node(node, "'\(v)' is not a constant") }
     guard let b = Shapes.broadcast(c.shape, shape), b == shape else {
       throw ImportError.node(node, "constant '\(v)' \(c.shape) does not broadcast to the activation's \(shape)")
     }
     var t = c.broadcast(to: shape).transposed(layout.perm)
-    if negate { t = t.mapElements(float: { -$0 }, int: { -$0 }) }
+    switch map {
+    case .identity: break
+    case .negate: t = t.mapElements(float: { -$0 }, int: { -$0 })
+    case .reciprocal: t = ConstTensor(shape: t.shape, floats: t.floats.map { 1 / $0 })
+    }
     let physical = layout.physical(shape)
     let suffix = c.shape == shape && layout.isIdentity && !layout.squeezed ? "" : ":" + layout.tag
-    let id = constantTensor(v + suffix + (negate ? ":neg" : ""), physical, t.floats)
+    let id = constantTensor(v + suffix + map.rawValue, physical, t.floats)
     constantCache[key] = id
     return id
   }
@@ -295,8 +303,31 @@ struct Emitter {
     case "Concat":
       try emitConcat(i)
 
-    case "Mul", "Div", "Pow", "Sqrt", "ReduceMean", "Neg", "Exp", "Erf", "Tanh":
-      throw ImportError.node(n, "\(n.opType) on activations is only supported inside a recognised pattern (attention scaling, decomposed LayerNorm); the .lotr op set has no elementwise \(n.opType)")
+    case "Mul", "Div":
+      try emitMul(i)
+
+    case "Pow":
+      // x^2, x^3 as products (the tanh form of GELU cubes its input).
+      guard let e = a.constants[ins[1]], e.count == 1, [1, 2, 3].contains(e.floats[0]) else {
+        throw ImportError.node(n, "Pow of an activation is only supported with a constant exponent 1, 2 or 3")
+      }
+      let x = try activation(ins[0], n)
+      var cur = x.tensor
+      for k in 1..<Int(e.floats[0]) {
+        let last = k == Int(e.floats[0]) - 1
+        let t = last ? define(out, layout: x.layout).tensor : g.addTensor(unique(out + ":pow\(k + 1)"), x.layout.physical(x.shape), onnxValue: nil)
+        g.addNode(OpSchema.Mul(), unique(n.displayName), inputs: [cur, x.tensor], outputs: [t], onnxNodes: [n.name])
+        cur = t
+      }
+      if e.floats[0] == 1 { values[out] = x }
+
+    case "Tanh":
+      let x = try activation(ins[0], n)
+      let y = define(out, layout: x.layout)
+      g.addNode(OpSchema.Tanh(), unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
+
+    case "Sqrt", "ReduceMean", "Neg", "Exp", "Erf":
+      throw ImportError.node(n, "\(n.opType) on activations is only supported inside a recognised pattern (decomposed LayerNorm, exact GELU); the .lotr op set has no elementwise \(n.opType)")
 
     default:
       throw ImportError.node(n, "op '\(n.opType)' on activations is not supported. \(GraphAnalysis.supportedSummary)")
@@ -401,9 +432,7 @@ struct Emitter {
       }
     } else if !a.isConstant(ins[0]), !a.isConstant(ins[1]) {
       let x = try activation(ins[0], n), y = try activation(ins[1], n)
-      guard x.shape.count == 2, y.shape.count == 2 else {
-        throw ImportError.node(n, "MatMul of two activations \(x.shape) x \(y.shape) outside a recognised attention; only 2-D MATMUL is supported")
-      }
+      if x.shape.count > 2 || y.shape.count > 2 { try emitBatchMatMul(i, x, y); return }
       let xt = try convert(x, to: .identity(2)), yt = try convert(y, to: .identity(2))
       let z = define(outName, layout: .identity(2))
       g.addNode(OpSchema.MatMul(transposeB: false), unique(n.displayName), inputs: [xt, yt], outputs: [z.tensor], onnxNodes: merged)
@@ -440,12 +469,19 @@ struct Emitter {
     let other: Int
     if aConst || bConst {
       if sub && aConst { throw ImportError.node(n, "constant minus activation is not supported (no elementwise negate in .lotr)") }
-      other = try constant(aConst ? ins[0] : ins[1], as: x.shape, layout: x.layout, n, negate: sub)
+      other = try constant(aConst ? ins[0] : ins[1], as: x.shape, layout: x.layout, n, map: sub ? .negate : .identity)
     } else {
-      if sub { throw ImportError.node(n, "Sub of two activations is not supported (ADD only)") }
       let y = try activation(ins[1], n)
       guard y.shape == x.shape else { throw ImportError.node(n, "shapes \(x.shape) and \(y.shape) differ; ADD of activations needs equal shapes") }
-      other = try convert(y, to: x.layout)
+      let yt = try convert(y, to: x.layout)
+      if sub { // a - b = a + (-1 ⊙ b)
+        let minusOne = constantTensor(n.displayName + ":minus_one", x.layout.physical(x.shape),
+                                      [Float](repeating: -1, count: x.shape.reduce(1, *)))
+        other = g.addTensor(unique(ins[1] + ":neg"), x.layout.physical(x.shape), onnxValue: nil)
+        g.addNode(OpSchema.Mul(), unique(n.displayName + "/negate"), inputs: [yt, minusOne], outputs: [other], onnxNodes: [n.name])
+      } else {
+        other = yt
+      }
     }
     let (lo, hi) = try fuseActivation(after: &outName, merged: &merged)
     let z = define(outName, layout: x.layout)
@@ -515,6 +551,52 @@ struct Emitter {
       g.addNode(OpSchema.Concat(axis: physicalAxis), unique(n.displayName), inputs: [acc.0, parts[k].0], outputs: [outT], onnxNodes: [n.name])
       acc = (outT, shape)
     }
+  }
+
+  /// Mul or Div: MUL with the other operand, an activation of the same shape or a constant
+  /// broadcast to it (a Div's constant as its reciprocal).
+  mutating func emitMul(_ i: Int) throws {
+    let n = node(i)
+    let ins = n.presentInputs
+    let div = n.opType == "Div"
+    let aConst = a.isConstant(ins[0]), bConst = a.isConstant(ins[1])
+    if div && aConst { throw ImportError.node(n, "constant divided by an activation is not supported (no elementwise reciprocal in .lotr)") }
+    let x = try activation(aConst ? ins[1] : ins[0], n)
+    guard a.shapes[n.output[0]]! == x.shape else {
+      throw ImportError.node(n, "broadcasting the activation \(x.shape) to \(a.shapes[n.output[0]]!) is not supported (MUL needs equal shapes)")
+    }
+    let other: Int
+    if aConst || bConst {
+      other = try constant(aConst ? ins[0] : ins[1], as: x.shape, layout: x.layout, n, map: div ? .reciprocal : .identity)
+    } else {
+      if div { throw ImportError.node(n, "Div of two activations is not supported (no elementwise reciprocal in .lotr)") }
+      let y = try activation(ins[1], n)
+      guard y.shape == x.shape else { throw ImportError.node(n, "shapes \(x.shape) and \(y.shape) differ; MUL of activations needs equal shapes") }
+      other = try convert(y, to: x.layout)
+    }
+    let z = define(n.output[0], layout: x.layout)
+    g.addNode(OpSchema.Mul(), unique(n.displayName), inputs: [x.tensor, other], outputs: [z.tensor], onnxNodes: [n.name])
+  }
+
+  /// MatMul of two activations of rank 3 or 4 (batch 1 leading): BATCH_MATMUL over the
+  /// batch axis, [B, M, K] x [B, K, N], operands laid out in ONNX order.
+  mutating func emitBatchMatMul(_ i: Int, _ x: EmittedValue, _ y: EmittedValue) throws {
+    let n = node(i)
+    func batched(_ shape: [Int]) -> Layout? {
+      switch shape.count {
+      case 3: return .identity(3)
+      case 4 where shape[0] == 1: return .identity(4, squeezed: true)
+      default: return nil
+      }
+    }
+    let out = a.shapes[n.output[0]]!
+    guard x.shape.count == y.shape.count, let lx = batched(x.shape), let ly = batched(y.shape), let lo = batched(out),
+          x.shape.dropLast(2) == y.shape.dropLast(2) else {
+      throw ImportError.node(n, "MatMul of two activations \(x.shape) x \(y.shape): only 2-D, or batched [B, M, K] x [B, K, N] (rank 3, or rank 4 with batch 1) without broadcasting")
+    }
+    let xt = try convert(x, to: lx), yt = try convert(y, to: ly)
+    let z = define(n.output[0], layout: lo)
+    g.addNode(OpSchema.BatchMatMul(transposeB: false), unique(n.displayName), inputs: [xt, yt], outputs: [z.tensor], onnxNodes: [n.name])
   }
 
   // MARK: patterns

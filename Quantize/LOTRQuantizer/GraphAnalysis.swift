@@ -273,6 +273,28 @@ struct GraphAnalysis {
       if const(0) != nil { return [Out(r)] }
       throw ImportError.node(node, "slicing an activation is not supported (the .lotr op set has no slice)")
 
+    case "Split":
+      try arity(1...2)
+      let s = shape(0)
+      let ax = try axis(node.int("axis", default: 0), s.count)
+      let parts = try splitSizes(node, length: s[ax])
+      var outs: [Out] = []
+      var start = 0
+      for len in parts {
+        var shape = s
+        shape[ax] = len
+        if let c = const(0) {
+          guard let r = c.slice(starts: [Int64(start)], ends: [Int64(start + len)], axes: [ax], steps: [1]) else {
+            throw ImportError.node(node, "invalid split")
+          }
+          outs.append(Out(r))
+        } else {
+          outs.append(Out(shape))
+        }
+        start += len
+      }
+      return outs
+
     case "Expand":
       try arity(2...2)
       let target = try need(1, "shape").ints.map { Int($0) }
@@ -417,6 +439,27 @@ struct GraphAnalysis {
     default:
       throw ImportError.node(node, "op '\(node.opType)' is not supported. \(Self.supportedSummary)")
     }
+  }
+
+  /// Split's part lengths along an axis of `length`: input 1 (opset >= 13), the `split`
+  /// attribute (older), or `num_outputs` / the output count in equal parts (the last one
+  /// shorter, as ONNX says).
+  func splitSizes(_ node: Onnx_NodeProto, length: Int) throws -> [Int] {
+    var parts: [Int]
+    if node.input.count > 1, !node.input[1].isEmpty {
+      guard let c = constants[node.input[1]] else { throw ImportError.node(node, "split (input 1) must be a constant") }
+      parts = c.ints.map { Int($0) }
+    } else if let p = node.ints("split") {
+      parts = p
+    } else {
+      let k = node.int("num_outputs", default: node.output.count)
+      let each = (length + k - 1) / max(k, 1)
+      parts = (0..<k).map { min(each, max(length - $0 * each, 0)) }
+    }
+    guard parts.count == node.output.count, parts.allSatisfy({ $0 >= 0 }), parts.reduce(0, +) == length else {
+      throw ImportError.node(node, "split \(parts) does not divide \(length) into \(node.output.count) parts")
+    }
+    return parts
   }
 
   /// A constant-mode Pad with value 0 as (begin, end) per axis; the pads come from input 1

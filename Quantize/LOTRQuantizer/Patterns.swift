@@ -112,7 +112,7 @@ struct PatternMatcher {
 
   /// Ops that only move elements (or relabel the shape); their data is input 0, every other
   /// input a constant. Exporters split and merge heads with any mix of them.
-  static let layoutOps: Set<String> = ["Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Gather", "Slice"]
+  static let layoutOps: Set<String> = ["Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Gather", "Slice", "Split"]
 
   /// A scalar constant multiplier: Mul(x, c), Mul(c, x) or Div(x, c) with one-element c;
   /// returns x and the factor.
@@ -136,18 +136,19 @@ struct PatternMatcher {
   /// value it rearranges (a projection's output).
   struct OperandTrace {
     var source: String
-    /// From the operand back to the source.
-    var nodes: [Int]
+    /// From the operand back to the source, each with the output of it on the path.
+    var steps: [(node: Int, output: String)]
     var factor: Float
+    var nodes: [Int] { steps.map(\.node) }
   }
 
   func traceBack(_ v: String) -> OperandTrace {
-    var t = OperandTrace(source: v, nodes: [], factor: 1)
+    var t = OperandTrace(source: v, steps: [], factor: 1)
     while let p = a.producer[t.source] {
       if isLayoutNode(p) {
-        t.nodes.append(p); t.source = node(p).input[0]
+        t.steps.append((p, t.source)); t.source = node(p).input[0]
       } else if let (data, factor) = scalarScaling(p) {
-        t.nodes.append(p); t.source = data; t.factor *= factor
+        t.steps.append((p, t.source)); t.source = data; t.factor *= factor
       } else {
         break
       }
@@ -155,11 +156,11 @@ struct PatternMatcher {
     return t
   }
 
-  /// Runs layout node `i` on `probe` (an integer tensor of the node's data input's shape);
-  /// scalings pass it through.
-  func applyLayout(_ i: Int, to probe: ConstTensor) -> ConstTensor? {
+  /// Runs layout node `i` on `probe` (an integer tensor of the node's data input's shape),
+  /// giving its `output`; scalings pass it through.
+  func applyLayout(_ i: Int, output: String, to probe: ConstTensor) -> ConstTensor? {
     let n = node(i)
-    guard let outShape = a.shapes[n.output[0]] else { return nil }
+    guard let outShape = a.shapes[output] else { return nil }
     func c(_ k: Int) -> ConstTensor? { k < n.input.count && !n.input[k].isEmpty ? a.constants[n.input[k]] : nil }
     switch n.opType {
     case "Transpose":
@@ -173,6 +174,11 @@ struct PatternMatcher {
       let steps = c(4)?.ints ?? [Int64](repeating: 1, count: starts.count)
       guard axes.count == starts.count else { return nil }
       return probe.slice(starts: starts, ends: ends, axes: axes, steps: steps)
+    case "Split":
+      guard let ax = Shapes.axis(n.int("axis", default: 0), rank: probe.shape.count), let k = n.output.firstIndex(of: output),
+            let parts = try? a.splitSizes(n, length: probe.shape[ax]) else { return nil }
+      let start = parts[..<k].reduce(0, +)
+      return probe.slice(starts: [Int64(start)], ends: [Int64(start + parts[k])], axes: [ax], steps: [1])
     case "Mul", "Div":
       return probe
     default: // Reshape, Squeeze, Unsqueeze, Flatten, Identity
@@ -201,8 +207,8 @@ struct PatternMatcher {
   func headColumns(_ t: OperandTrace, operand: String, heads h: Int, headDim dh: Int, tokens: Int, transposed: Bool) -> Int? {
     guard let src = a.shapes[t.source], let c = src.last, src.count >= 2, src.dropLast().reduce(1, *) == tokens else { return nil }
     var probe = Self.indexProbe(src)
-    for i in t.nodes.reversed() {
-      guard let next = applyLayout(i, to: probe) else { return nil }
+    for (i, output) in t.steps.reversed() {
+      guard let next = applyLayout(i, output: output, to: probe) else { return nil }
       probe = next
     }
     guard probe.shape == a.shapes[operand] else { return nil }
@@ -281,14 +287,14 @@ struct PatternMatcher {
     // Heads merged: [H, Tq, dh] -> layout nodes -> [.., Tq, D] read by the output projection.
     var merged = node(mm2).output[0]
     var mergeNodes: [Int] = []
-    while let r = soleReader(merged), isLayoutNode(r), node(r).input[0] == merged {
+    while let r = soleReader(merged), isLayoutNode(r), node(r).input[0] == merged, node(r).output.count == 1 {
       mergeNodes.append(r); merged = node(r).output[0]
     }
     guard let o = projection(startingAt: merged), let ms = a.shapes[merged], ms.last == d, ms.dropLast().reduce(1, *) == tq,
           let ys = a.shapes[node(mm2).output[0]] else { return nil }
     var probe = Self.indexProbe(ys)
     for r in mergeNodes {
-      guard let next = applyLayout(r, to: probe) else { return nil }
+      guard let next = applyLayout(r, output: node(r).output[0], to: probe) else { return nil }
       probe = next
     }
     let v = probe.ints
