@@ -49,6 +49,7 @@ struct Emitter {
   var usedNames = Set<String>()
   var attentionAt: [Int: AttentionMatch] = [:]
   var layerNormAt: [Int: LayerNormMatch] = [:]
+  var geluAt: [Int: GELUMatch] = [:]
 
   init(analysis: GraphAnalysis, metadata: ModelMetadata) throws {
     a = analysis
@@ -64,6 +65,15 @@ struct Emitter {
       layerNormAt[match.anchor] = match
       g.notes.append("decomposed LayerNorm ending at '\(match.output)' -> LAYERNORM")
     }
+    for match in m.gelus() where match.nodes.allSatisfy({ !consumed.contains($0) }) {
+      for n in match.nodes where n != match.anchor { consumed.insert(n) }
+      geluAt[match.anchor] = match
+      g.notes.append("decomposed GELU (erf) ending at '\(match.output)' -> GELU")
+    }
+    let fused = Set(attentionAt.values.flatMap(\.nodes))
+    for (i, n) in a.nodes.enumerated() where n.opType == "Softmax" && !a.isConstant(n.output[0]) && !fused.contains(i) {
+      g.notes.append("softmax '\(n.displayName)' is not part of an attention ATTENTION expresses (a mask or bias on the scores, non-square projections, ...): its ops run one by one in float")
+    }
   }
 
   func node(_ i: Int) -> Onnx_NodeProto { a.nodes[i] }
@@ -77,6 +87,12 @@ struct Emitter {
       let n = node(i)
       if let match = attentionAt[i] { try emitAttention(match); continue }
       if let match = layerNormAt[i] { try emitLayerNorm(match); continue }
+      if let match = geluAt[i] {
+        let x = try activation(match.input, n)
+        let y = define(match.output, layout: x.layout)
+        g.addNode(OpSchema.GELU(), unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: match.nodes.sorted().map { node($0).name })
+        continue
+      }
       if n.output.allSatisfy({ $0.isEmpty || a.isConstant($0) }) { continue } // folded
       try emit(i)
     }
@@ -207,7 +223,7 @@ struct Emitter {
 
   /// A Relu or Clip that is the only reader of `v`: merged into the op that writes `v`.
   mutating func fuseActivation(after v: inout String, merged: inout [String]) throws -> (Float, Float) {
-    guard let r = m.soleReader(v), !consumed.contains(r), attentionAt[r] == nil, layerNormAt[r] == nil else { return (-.infinity, .infinity) }
+    guard let r = m.soleReader(v), !consumed.contains(r), attentionAt[r] == nil, layerNormAt[r] == nil, geluAt[r] == nil else { return (-.infinity, .infinity) }
     let n = node(r)
     let bounds: (Float, Float)
     switch n.opType {
@@ -432,10 +448,13 @@ struct Emitter {
       }
     } else if !a.isConstant(ins[0]), !a.isConstant(ins[1]) {
       let x = try activation(ins[0], n), y = try activation(ins[1], n)
-      if x.shape.count > 2 || y.shape.count > 2 { try emitBatchMatMul(i, x, y); return }
+      if x.shape.count > 2 || y.shape.count > 2 { try emitBatchMatMul(i); return }
       let xt = try convert(x, to: .identity(2)), yt = try convert(y, to: .identity(2))
       let z = define(outName, layout: .identity(2))
       g.addNode(OpSchema.MatMul(transposeB: false), unique(n.displayName), inputs: [xt, yt], outputs: [z.tensor], onnxNodes: merged)
+      return
+    } else if a.shapes[ins[0]]!.count > 2 || a.shapes[ins[1]]!.count > 2 {
+      try emitBatchMatMul(i)
       return
     } else {
       throw ImportError.node(n, "MatMul with a constant left operand and a \(a.shapes[ins[1]]!) right operand is not supported; LINEAR needs x [.., K] times a constant [K, N]")
@@ -578,10 +597,11 @@ struct Emitter {
     g.addNode(OpSchema.Mul(), unique(n.displayName), inputs: [x.tensor, other], outputs: [z.tensor], onnxNodes: [n.name])
   }
 
-  /// MatMul of two activations of rank 3 or 4 (batch 1 leading): BATCH_MATMUL over the
-  /// batch axis, [B, M, K] x [B, K, N], operands laid out in ONNX order.
-  mutating func emitBatchMatMul(_ i: Int, _ x: EmittedValue, _ y: EmittedValue) throws {
+  /// MatMul of rank 3 or 4 (batch 1 leading) operands, activations or one constant:
+  /// BATCH_MATMUL over the batch axis, [B, M, K] x [B, K, N], operands laid out in ONNX order.
+  mutating func emitBatchMatMul(_ i: Int) throws {
     let n = node(i)
+    let (xs, ys) = (a.shapes[n.input[0]]!, a.shapes[n.input[1]]!)
     func batched(_ shape: [Int]) -> Layout? {
       switch shape.count {
       case 3: return .identity(3)
@@ -590,11 +610,14 @@ struct Emitter {
       }
     }
     let out = a.shapes[n.output[0]]!
-    guard x.shape.count == y.shape.count, let lx = batched(x.shape), let ly = batched(y.shape), let lo = batched(out),
-          x.shape.dropLast(2) == y.shape.dropLast(2) else {
-      throw ImportError.node(n, "MatMul of two activations \(x.shape) x \(y.shape): only 2-D, or batched [B, M, K] x [B, K, N] (rank 3, or rank 4 with batch 1) without broadcasting")
+    guard xs.count == ys.count, let lx = batched(xs), let ly = batched(ys), let lo = batched(out), xs.dropLast(2) == ys.dropLast(2) else {
+      throw ImportError.node(n, "MatMul \(xs) x \(ys): only 2-D, or batched [B, M, K] x [B, K, N] (rank 3, or rank 4 with batch 1) without broadcasting")
     }
-    let xt = try convert(x, to: lx), yt = try convert(y, to: ly)
+    func operand(_ v: String, _ layout: Layout) throws -> Int {
+      if a.isConstant(v) { return try constant(v, as: a.shapes[v]!, layout: layout, n) }
+      return try convert(try activation(v, n), to: layout)
+    }
+    let xt = try operand(n.input[0], lx), yt = try operand(n.input[1], ly)
     let z = define(n.output[0], layout: lo)
     g.addNode(OpSchema.BatchMatMul(transposeB: false), unique(n.displayName), inputs: [xt, yt], outputs: [z.tensor], onnxNodes: [n.name])
   }

@@ -307,6 +307,10 @@ struct GraphAnalysis {
     case "Sub": return try elementwise(float: -, int: { $0 &- $1 })
     case "Mul": return try elementwise(float: *, int: { $0 &* $1 })
     case "Div": return try elementwise(float: /, int: { $1 == 0 ? 0 : $0 / $1 })
+    case "Mod":
+      guard node.int("fmod", default: 0) == 0 else { return try elementwise(float: { fmodf($0, $1) }, int: { $1 == 0 ? 0 : $0 % $1 }) }
+      // Integer Mod takes the divisor's sign (Python's %), like floor division.
+      return try elementwise(float: { $0 - $1 * ($0 / $1).rounded(.down) }, int: { $1 == 0 ? 0 : (($0 % $1) + $1) % $1 })
     case "Pow": return try elementwise(float: { powf($0, $1) }, int: nil)
     case "Sqrt": return try unary { $0.squareRoot() }
     case "Neg": return try unary { -$0 }

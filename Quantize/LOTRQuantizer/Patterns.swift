@@ -35,6 +35,15 @@ struct LayerNormMatch {
   var output: String
 }
 
+/// The exact GELU written out (PyTorch's nn.GELU at any opset below 20):
+/// x · 0.5 · (1 + erf(x / sqrt(2))), the three factors multiplied in any order.
+struct GELUMatch {
+  var input: String
+  var nodes: [Int]
+  var anchor: Int
+  var output: String
+}
+
 struct PatternMatcher {
   let a: GraphAnalysis
 
@@ -325,6 +334,49 @@ struct PatternMatcher {
     let prefix = sm.name.split(separator: "/").dropLast().joined(separator: "/")
     return AttentionMatch(q: q, k: k, v: vv, out: o, heads: h, nodes: Array(all) + [anchor], anchor: anchor,
                           name: prefix.isEmpty ? sm.displayName : (sm.name.hasPrefix("/") ? "/" : "") + prefix)
+  }
+
+  // MARK: GELU
+
+  /// Decomposed exact GELUs.
+  func gelus() -> [GELUMatch] {
+    a.nodes.indices.compactMap { i in a.nodes[i].opType == "Erf" && !a.isConstant(a.nodes[i].output[0]) ? gelu(erf: i) : nil }
+  }
+
+  private func gelu(erf i: Int) -> GELUMatch? {
+    func near(_ v: Float, _ w: Float) -> Bool { abs(v - w) <= 1e-4 * abs(w) }
+    guard let scaling = a.producer[node(i).input[0]], soleReader(node(i).input[0]) == i,
+          let (x, f) = scalarScaling(scaling), near(f, 1 / Float(2).squareRoot()), !a.isConstant(x),
+          let add = soleReader(node(i).output[0]), let (one, _) = addedScalar(add), near(one, 1) else { return nil }
+    var nodes = [scaling, i, add]
+    let erfPlusOne = node(add).output[0]
+    // The remaining factors x and 0.5, in one of the three orders exporters write.
+    guard let m1 = soleReader(erfPlusOne), node(m1).opType == "Mul" else { return nil }
+    nodes.append(m1)
+    let other = node(m1).input[0] == erfPlusOne ? node(m1).input[1] : node(m1).input[0]
+    var output = node(m1).output[0]
+    if other == x {                                             // (x · (1 + erf)) · 0.5
+      guard let m2 = soleReader(output), let (_, h) = scalarScaling(m2), near(h, 0.5) else { return nil }
+      nodes.append(m2); output = node(m2).output[0]
+    } else if let half = a.producer[other], let (d, h) = scalarScaling(half), d == x, near(h, 0.5), soleReader(other) == m1 {
+      nodes.append(half)                                        // (0.5 · x) · (1 + erf)
+    } else if let (_, h) = scalarScaling(m1), near(h, 0.5) {    // x · ((1 + erf) · 0.5)
+      guard let m2 = soleReader(output), node(m2).opType == "Mul", node(m2).input.contains(x) else { return nil }
+      nodes.append(m2); output = node(m2).output[0]
+    } else {
+      return nil
+    }
+    return GELUMatch(input: x, nodes: nodes, anchor: nodes.max()!, output: output)
+  }
+
+  /// Add(x, c) or Add(c, x) with a one-element constant c: c and x.
+  func addedScalar(_ i: Int) -> (Float, String)? {
+    let n = node(i)
+    guard n.opType == "Add" else { return nil }
+    for (c, d) in [(1, 0), (0, 1)] {
+      if let k = a.constants[n.input[c]], k.count == 1, !a.isConstant(n.input[d]) { return (k.floats[0], n.input[d]) }
+    }
+    return nil
   }
 
   /// Decomposed LayerNorms over the last axis.
