@@ -25,7 +25,7 @@ public enum MetadataMapping {
   /// The keys a landmark model cannot do without, each with the option that stands for it.
   public static let requiredKeys: [(key: String, option: String)] = [
     ("mirror_permutation", "--mirror-permutation FILE"), ("crop_rule", "--crop-scale K"),
-    ("mean", "--mean R,G,B or --normalization"), ("std", "--std R,G,B or --normalization"),
+    ("mean", "--normalization NAME (or --mean R,G,B --std R,G,B)"), ("std", "--normalization NAME (or --mean R,G,B --std R,G,B)"),
   ]
 
   /// Schemes known by their point count, used when the model does not say.
@@ -109,7 +109,7 @@ public enum MetadataMapping {
     let missing = requiredKeys.filter { props[$0.key] == nil }
     if !missing.isEmpty {
       throw ImportError("the model's metadata is incomplete: the ONNX metadata_props have no \(missing.map { "'\($0.key)'" }.joined(separator: ", ")); "
-        + "give \(missing.map(\.option).joined(separator: ", ")) on the command line (docs/QUANTIZATION.md, \"Your own model\")")
+        + "give \(missing.map(\.option).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.joined(separator: ", ")) on the command line (docs/QUANTIZATION.md, \"Your own model\")")
     }
     func value(_ key: String) -> String { props[key]! }
     let count: Int
