@@ -22,11 +22,13 @@ struct GraphAnalysis {
   /// What the importer maps, for error messages.
   static let supportedSummary = """
     Supported on activations: Conv, ConvTranspose (each with a following BatchNormalization folded in), \
-    MaxPool (2-D, no dilation, ceil_mode 0), Pad (constant 0), Relu, Clip, Sigmoid, Gelu, Add, Sub of a constant, MatMul/Gemm with constant weights (+ Add bias), \
-    LayerNormalization (last axis), Softmax (last axis), Reshape, Flatten, Squeeze, Unsqueeze, Transpose, \
-    Concat, Identity, Dropout; multi-head attention as training/ exports it (MatMul/Reshape/Transpose/\
-    Mul/Softmax) and decomposed LayerNorm (ReduceMean/Sub/Pow/Sqrt/Div); on constants also Shape, \
-    Gather, Cast, Slice, ConstantOfShape, Expand, Mul, Div, Pow, Sqrt, Neg, Exp, Erf, Tanh, ReduceMean
+    MaxPool (2-D, no dilation, ceil_mode 0), Pad (constant 0), Relu, Clip, Sigmoid, Gelu, Tanh, Add, Sub, \
+    Mul, Div by a constant, Pow 2 or 3, MatMul/Gemm with constant weights (+ Add bias), MatMul of two operands \
+    (2-D, or batched rank 3/4), LayerNormalization (last axis), Softmax (last axis), Reshape, Flatten, Squeeze, \
+    Unsqueeze, Transpose, Concat, Identity, Dropout; multi-head attention (nn.MultiheadAttention, \
+    nn.Transformer*Layer, timm-style and hand-written: MatMul/Reshape/Transpose/Gather/Split/Mul/Softmax), \
+    decomposed LayerNorm (ReduceMean/Sub/Pow/Sqrt/Div) and exact GELU (Div/Erf/Add/Mul); on constants \
+    also Shape, Gather, Cast, Slice, Split, ConstantOfShape, Expand, Mod, Sqrt, Neg, Exp, Erf, ReduceMean
     """
 
   func isConstant(_ v: String) -> Bool { constants[v] != nil }

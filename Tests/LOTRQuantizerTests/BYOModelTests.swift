@@ -56,7 +56,7 @@ final class BYOModelTests: XCTestCase {
   /// The float model, on the runtime (the default kernel path) and on the tests' naive
   /// evaluator, against ONNX Runtime: max |diff| <= 1e-4 of the output's range.
   func testFloatPathMatchesONNXRuntime() throws {
-    XCTAssertGreaterThanOrEqual(Self.manifest.count, 9, "make_byo_fixtures.py wrote every fixture (dynamo ones need onnxscript)")
+    XCTAssertGreaterThanOrEqual(Self.manifest.count, 10, "make_byo_fixtures.py wrote every fixture (dynamo ones need onnxscript)")
     for (name, f) in Self.manifest.sorted(by: { $0.key < $1.key }) {
       let model: ModelFile
       do { model = try importFixture(name).1 } catch { XCTFail("\(name): \(error)"); continue }
@@ -112,5 +112,119 @@ final class BYOModelTests: XCTestCase {
       XCTAssertLessThan(worst, 0.01, "\(name): int8 moves a point by \(worst) of the crop")
       XCTAssertGreaterThan(share, 0.5, "\(name): most MACs run int8")
     }
+  }
+
+  /// Each family fused as it should be: every attention of nn.MultiheadAttention,
+  /// nn.Transformer*Layer and timm's packed qkv becomes one ATTENTION (the decoders' first
+  /// self-attention, on constant queries, is folded away), LayerNorm and exact GELU one op
+  /// at every opset; what ATTENTION cannot express (a bias on the scores, key/value widths
+  /// other than D) runs on the float fallback ops.
+  func testPatternsAreFusedAndTheRestFallsBack() throws {
+    for (name, f) in Self.manifest.sorted(by: { $0.key < $1.key }) {
+      let (graph, model) = try importFixture(name)
+      let counts = ops(model)
+      let fallback = counts[.batchMatMul, default: 0] + counts[.mul, default: 0] + counts[.tanh, default: 0]
+      XCTAssertNil(counts[.matmul], "\(name): \(counts)")
+      XCTAssertEqual(model.tensors[model.inputTensor].shape, [1, f.input_size, f.input_size, 3], name)
+      XCTAssertEqual(counts[.maxPool], 1, "\(name): the ResNet stem's MaxPool")
+      switch f.family {
+      case "detr-mha", "torch-layers":
+        // Encoder self-attention, decoder 1 cross, decoder 2 self + cross.
+        XCTAssertEqual(counts[.attention], 4, "\(name): \(counts)")
+        XCTAssertEqual(counts[.layerNorm], name.contains("prenorm") && f.family == "torch-layers" ? 6 : 7, "\(name): \(counts)")
+        if name.contains("gelutanh") {
+          XCTAssertEqual(counts[.tanh], 3, "\(name): the tanh GELU runs on the fallback")
+        } else {
+          XCTAssertEqual(fallback, 0, "\(name): nothing on the fallback, \(counts)")
+        }
+        XCTAssertEqual(counts[.gelu, default: 0], name.contains("-gelu-") || name.contains("dynamo18") && f.family == "torch-layers"
+                       || name.contains("mha-batchfirst") ? 3 : 0, "\(name): \(counts)")
+      case "timm":
+        XCTAssertEqual(counts[.attention], 2, "\(name): \(counts)")
+        XCTAssertEqual(fallback, 0, "\(name): \(counts)")
+      case "relative-bias", "mha-kdim":
+        XCTAssertEqual(counts[.batchMatMul], 2, "\(name): scores and weighted sum on the fallback, \(counts)")
+        XCTAssertEqual(counts[.softmax], 1, "\(name): \(counts)")
+        XCTAssertTrue(graph.notes.contains { $0.contains("is not part of an attention ATTENTION expresses") }, name)
+        XCTAssertEqual(model.versionMinor, 4, "\(name): the fallback ops are format 1.4")
+      default:
+        XCTFail("\(name): unknown family \(f.family)")
+      }
+      if fallback == 0 { XCTAssertLessThan(model.versionMinor, 4, "\(name): no 1.4 op, no 1.4 stamp") }
+    }
+  }
+
+  // MARK: metadata from the command line
+
+  func testMissingMetadataIsNamedWithTheOptionsThatGiveIt() throws {
+    let path = Self.dir.appendingPathComponent("timm-r18-106-legacy17.onnx").path
+    XCTAssertThrowsError(try ONNXImporter.importModel(path: path)) { error in
+      let text = "\(error)"
+      for needed in ["'mirror_permutation'", "'crop_rule'", "'mean'", "'std'", "--mirror-permutation", "--crop-scale", "--normalization"] {
+        XCTAssertTrue(text.contains(needed), "the error names \(needed): \(text)")
+      }
+    }
+    var partial = Self.commandLineMetadata(106)
+    partial.cropScale = nil
+    XCTAssertThrowsError(try ONNXImporter.importModel(path: path, metadata: partial)) { error in
+      XCTAssertTrue("\(error)".contains("'crop_rule'") && !"\(error)".contains("'mean'"), "only what is still missing: \(error)")
+    }
+  }
+
+  func testCommandLineMetadataFillsTheFile() throws {
+    let path = Self.dir.appendingPathComponent("timm-r18-106-legacy17.onnx").path
+    var m = Self.commandLineMetadata(106)
+    m.mean = MetadataOverrides.Normalization.minusOneOne.mean
+    m.std = MetadataOverrides.Normalization.minusOneOne.std
+    m.cropOffsetY = 0.1
+    m.outerEyes = [66, 79]
+    m.scheme = "my106"
+    m.licence = "CC-BY-4.0"
+    let graph = try ONNXImporter.importModel(path: path, metadata: m)
+    let model = try ModelFile(bytes: try graph.modelBuilder().serialize())
+    let meta = model.metadata
+    XCTAssertEqual(meta.name, "timm-r18-106-legacy17", "the name defaults to the file's")
+    XCTAssertEqual(meta.landmarkCount, 106, "the count defaults to the output's N")
+    XCTAssertEqual(meta.landmarkScheme, "my106")
+    XCTAssertEqual(meta.input.width, 64)
+    XCTAssertEqual(meta.normalization, .init(mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]))
+    XCTAssertEqual(meta.crop, .init(rule: "landmark-box-square", scale: 1.3, offsetY: 0.1))
+    XCTAssertEqual(meta.output.pixelConvention, "corner")
+    XCTAssertEqual(meta.outerEyes, [66, 79])
+    XCTAssertEqual(meta.licence, "CC-BY-4.0")
+    XCTAssertEqual(meta.trainingData, "not stated")
+    XCTAssertEqual(model.versionMinor, 4, "outer_eyes is a format 1.4 key")
+
+    var wrong = Self.commandLineMetadata(106)
+    wrong.landmarks = 98
+    XCTAssertThrowsError(try ONNXImporter.importModel(path: path, metadata: wrong)) { error in
+      XCTAssertTrue("\(error)".contains("is 98, the graph outputs 106 points"), "\(error)")
+    }
+    wrong = Self.commandLineMetadata(106)
+    wrong.inputWidth = 96
+    XCTAssertThrowsError(try ONNXImporter.importModel(path: path, metadata: wrong)) { error in
+      XCTAssertTrue("\(error)".contains("says 96x96, the graph input is 64x64"), "\(error)")
+    }
+    wrong = Self.commandLineMetadata(106)
+    wrong.outerEyes = [3, 3]
+    XCTAssertThrowsError(try ONNXImporter.importModel(path: path, metadata: wrong)) { error in
+      XCTAssertTrue("\(error)".contains("outer_eyes [3, 3] is not two different points"), "\(error)")
+    }
+    wrong = Self.commandLineMetadata(106)
+    wrong.mirrorPermutation = Array(0..<68)
+    XCTAssertThrowsError(try ONNXImporter.importModel(path: path, metadata: wrong)) { error in
+      XCTAssertTrue("\(error)".contains("mirror_permutation has 68 entries, landmark_count is 106"), "\(error)")
+    }
+  }
+
+  /// The command line wins over metadata_props, key by key (lotr-tiny has them all).
+  func testCommandLineOverridesONNXMetadata() throws {
+    var m = MetadataOverrides()
+    m.cropScale = 1.25
+    m.name = "renamed"
+    let graph = try ONNXImporter.importModel(path: fixtures.appendingPathComponent("reference/lotr-tiny.onnx").path, metadata: m)
+    XCTAssertEqual(graph.metadata.crop.scale, 1.25)
+    XCTAssertEqual(graph.metadata.name, "renamed")
+    XCTAssertEqual(graph.metadata.normalization.std, [0.229, 0.224, 0.225], "the rest from the ONNX file")
   }
 }

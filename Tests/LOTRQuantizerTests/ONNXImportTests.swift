@@ -227,11 +227,15 @@ final class ONNXImportTests: XCTestCase {
 
   func testMissingMetadataKeyIsNamed() throws {
     var proto = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: URL(fileURLWithPath: onnxFixture("conv_bn"))))
-    proto.metadataProps.removeAll { $0.key == "licence" }
+    proto.metadataProps.removeAll { $0.key == "crop_rule" || $0.key == "licence" }
     let bytes: [UInt8] = try proto.serializedBytes()
-    XCTAssertThrowsError(try ONNXImporter.importModel(bytes: bytes, name: "no-licence.onnx")) { error in
-      XCTAssertTrue("\(error)".contains("no 'licence'"), "\(error)")
+    XCTAssertThrowsError(try ONNXImporter.importModel(bytes: bytes, name: "no-crop-rule.onnx")) { error in
+      XCTAssertTrue("\(error)".contains("no 'crop_rule'; give --crop-scale K"), "\(error)")
     }
+    var crop = MetadataOverrides()
+    crop.cropScale = 1.3
+    let graph = try ONNXImporter.importModel(bytes: bytes, name: "no-crop-rule.onnx", metadata: crop)
+    XCTAssertEqual(graph.metadata.licence, "not stated", "an optional key left out")
   }
 
   func testNotAnONNXFile() throws {

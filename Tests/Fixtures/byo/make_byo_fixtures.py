@@ -5,7 +5,7 @@ MaxPool), random weights, exported with torch.onnx.export by the legacy (TorchSc
 the dynamo exporter, WITHOUT lotr-edge metadata_props: lotr-quantize gets that from the
 command line (ONNXImportTests / BYOModelTests pass the same values in code).
 
-  .venv/bin/python Tests/Fixtures/byo/make_byo_fixtures.py    # from the repository root
+  .venv/bin/python Tests/Fixtures/byo/make_byo_fixtures.py [NAME ...]   # from the repository root
 
 For each fixture NAME writes, next to this script: NAME.onnx (node doc strings and
 metadata stripped, weights inline) and NAME.expected.bin (f32 [1, N, 2], ONNX Runtime's
@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -217,6 +218,9 @@ class LandmarkModel(nn.Module):
         elif family == "detr-mha":
             self.encoder = DetrEncoderLayer(d, heads, ff, batch_first, norm_first, act)
             self.decoder = nn.ModuleList(DetrDecoderLayer(d, heads, ff, batch_first, act) for _ in range(2))
+        elif family == "mha-kdim":                           # queries of D, memory of another width
+            self.proj = nn.Conv2d(self.backbone.channels, d + 4, 1)
+            self.cross = nn.MultiheadAttention(d, heads, kdim=d + 4, vdim=d + 4, batch_first=True)
         elif family in ("timm", "relative-bias"):
             self.encoder = TimmAttention(d, heads)
             self.norm = nn.LayerNorm(d)
@@ -249,6 +253,8 @@ class LandmarkModel(nn.Module):
                 out = layer(out, memory, pos, qpos)
             if not self.batch_first:
                 out = out.transpose(0, 1)
+        elif self.family == "mha-kdim":
+            out = q + self.cross(q, src, src)[0]
         else:
             memory = self.norm(src + self.pos + self.encoder(src + self.pos))
             out = q + self.cross(q, memory, memory)
@@ -272,6 +278,7 @@ FIXTURES = {
     "layers-postnorm-r18-68-dynamo18": ("torch-layers", 18, 68, 64, "dynamo", 18, dict(activation="gelu")),
     "mha-seqfirst-r50-106-dynamo18": ("detr-mha", 50, 106, 64, "dynamo", 18, dict(batch_first=False)),
     "relbias-fallback-r18-68-legacy17": ("relative-bias", 18, 68, 64, "legacy", 17, dict()),
+    "mha-kdim-fallback-r18-98-legacy15": ("mha-kdim", 18, 98, 64, "legacy", 15, dict()),
 }
 
 
@@ -344,12 +351,18 @@ def export(name: str) -> dict | None:
 
 
 def main() -> None:
+    """All fixtures, or those named on the command line (the manifest keeps the others)."""
+    names = sys.argv[1:] or list(FIXTURES)
+    path = os.path.join(HERE, "manifest.json")
     manifest = {}
-    for name in FIXTURES:
+    if sys.argv[1:] and os.path.exists(path):
+        with open(path) as f:
+            manifest = {k: v for k, v in json.load(f).items() if k in FIXTURES}
+    for name in names:
         entry = export(name)
         if entry:
             manifest[name] = entry
-    with open(os.path.join(HERE, "manifest.json"), "w") as f:
+    with open(path, "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
         f.write("\n")
 
