@@ -111,11 +111,13 @@ class ResNet(nn.Module):
 
 
 class TimmAttention(nn.Module):
-    """timm's ViT attention: one packed qkv Linear, reshape/permute/unbind, q*scale."""
+    """timm's ViT attention: one packed qkv Linear, reshape/permute/unbind, q * scale; here
+    with timm's qk_scale set to 0.3 instead of 1/sqrt(dh) (a temperature), which the importer
+    folds into q's projection."""
 
-    def __init__(self, d: int, heads: int):
+    def __init__(self, d: int, heads: int, qk_scale: float = 0.3):
         super().__init__()
-        self.heads, self.scale = heads, (d // heads) ** -0.5
+        self.heads, self.scale = heads, qk_scale
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
 
