@@ -19,7 +19,7 @@ import LOTR
 /// | input_size (W or WxH) | --input-size | input width/height (must equal the graph input) | the graph input's |
 /// | mean, std (JSON lists of 3) | --mean, --std, --normalization | normalization | an error |
 /// | coordinate_convention ("corner: ..." or "center: ...") | --pixel-convention | output.pixel_convention | corner |
-/// | outer_eyes (JSON [i, j]) | --outer-eyes | outer_eyes | absent (68/98/106 points have known ones) |
+/// | outer_eye_indices (JSON [i, j]; [] for none) | --outer-eyes | outer_eyes, unless the count's known ones | absent (68/98/106 points have known ones) |
 /// | training_data, licence | --training-data, --licence | training_data, licence | "not stated" |
 public enum MetadataMapping {
   /// The keys a landmark model cannot do without, each with the option that stands for it.
@@ -146,7 +146,10 @@ public enum MetadataMapping {
     if convention.hasPrefix("corner") { pixel = "corner" } else if convention.hasPrefix("center") || convention.hasPrefix("centre") { pixel = "center" } else {
       throw ImportError("metadata 'coordinate_convention' starts with neither 'corner' nor 'center': \(convention.prefix(60))")
     }
-    let eyes = try props["outer_eyes"].map { try parseJSON([Int].self, "outer_eyes", $0) }
+    // Stored only where the count does not already say them (training/ writes its 68 points' too).
+    let known = LandmarkError.outerEyeCorners(count: count).map { [$0.0, $0.1] }
+    let eyes = try props["outer_eye_indices"].map { try parseJSON([Int].self, "outer_eye_indices", $0) }
+      .flatMap { $0.isEmpty || $0 == known ? nil : $0 }
     let meta = ModelMetadata(
       name: props["model_name"] ?? MetadataOverrides.stem(source["file"] ?? "model"), landmarkCount: count, landmarkScheme: scheme,
       mirrorPermutation: perm, outerEyes: eyes, input: .init(width: w, height: h), normalization: .init(mean: mean, std: std),
@@ -224,7 +227,7 @@ public struct MetadataOverrides: Sendable, Equatable {
       throw ImportError("--crop-offset-y needs --crop-scale")
     }
     p["coordinate_convention"] = pixelConvention
-    p["outer_eyes"] = try outerEyes.map(json)
+    p["outer_eye_indices"] = try outerEyes.map(json)
     p["training_data"] = trainingData
     p["licence"] = licence
     return p

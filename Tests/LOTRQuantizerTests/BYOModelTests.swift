@@ -177,7 +177,7 @@ final class BYOModelTests: XCTestCase {
     m.mean = MetadataOverrides.Normalization.minusOneOne.mean
     m.std = MetadataOverrides.Normalization.minusOneOne.std
     m.cropOffsetY = 0.1
-    m.outerEyes = [66, 79]
+    m.outerEyes = [64, 80]
     m.scheme = "my106"
     m.licence = "CC-BY-4.0"
     let graph = try ONNXImporter.importModel(path: path, metadata: m)
@@ -190,7 +190,8 @@ final class BYOModelTests: XCTestCase {
     XCTAssertEqual(meta.normalization, .init(mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]))
     XCTAssertEqual(meta.crop, .init(rule: "landmark-box-square", scale: 1.3, offsetY: 0.1))
     XCTAssertEqual(meta.output.pixelConvention, "corner")
-    XCTAssertEqual(meta.outerEyes, [66, 79])
+    XCTAssertEqual(meta.outerEyes, [64, 80])
+    XCTAssertEqual(meta.outerEyeCorners?.0, 64)
     XCTAssertEqual(meta.licence, "CC-BY-4.0")
     XCTAssertEqual(meta.trainingData, "not stated")
     XCTAssertEqual(model.versionMinor, 4, "outer_eyes is a format 1.4 key")
@@ -226,5 +227,7 @@ final class BYOModelTests: XCTestCase {
     XCTAssertEqual(graph.metadata.crop.scale, 1.25)
     XCTAssertEqual(graph.metadata.name, "renamed")
     XCTAssertEqual(graph.metadata.normalization.std, [0.229, 0.224, 0.225], "the rest from the ONNX file")
+    XCTAssertNil(graph.metadata.outerEyes, "training/'s outer_eye_indices [36, 45] are the 68 points' own: not stored")
+    XCTAssertLessThan(try ModelFile(bytes: try graph.modelBuilder().serialize()).versionMinor, 4)
   }
 }
