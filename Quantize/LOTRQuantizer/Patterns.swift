@@ -396,31 +396,60 @@ struct PatternMatcher {
     return Shapes.axis(axes[0], rank: rank) == rank - 1
   }
 
+  /// d = x - mean(x); var = mean(d²) with d² as Pow(d, 2) or Mul(d, d); then d / sqrt(var + eps),
+  /// or d · 1/sqrt(var + eps) (Reciprocal(Sqrt), Div(1, Sqrt) or Pow(., -0.5), as torch.rsqrt and
+  /// hand-written norms export it); then an optional scale and shift by constants [C].
   private func layerNorm(mean i: Int) -> LayerNormMatch? {
     let mean = node(i)
     let x = mean.input[0]
     guard lastAxisOnly(i), let sub = soleReader(mean.output[0]), node(sub).opType == "Sub",
           node(sub).input == [x, mean.output[0]] else { return nil }
     let centred = node(sub).output[0]
-    let readers = a.readers(centred)
-    guard readers.count == 2, let pow = readers.first(where: { node($0).opType == "Pow" }),
-          let div = readers.first(where: { node($0).opType == "Div" }),
-          let two = a.constants[node(pow).input[1]], two.count == 1, two.floats[0] == 2,
-          let varMean = soleReader(node(pow).output[0]), node(varMean).opType == "ReduceMean", lastAxisOnly(varMean),
-          let addEps = soleReader(node(varMean).output[0]), node(addEps).opType == "Add",
-          let eps = a.constants[node(addEps).input[1]], eps.count == 1,
-          let sqrt = soleReader(node(addEps).output[0]), node(sqrt).opType == "Sqrt",
-          soleReader(node(sqrt).output[0]) == div, node(div).input == [centred, node(sqrt).output[0]] else { return nil }
-    var nodes = [i, sub, pow, varMean, addEps, sqrt, div]
-    var output = node(div).output[0]
+    func isScalar(_ v: String, _ value: Float) -> Bool { a.constants[v].map { $0.count == 1 && $0.floats[0] == value } ?? false }
+    let readers = Set(a.readers(centred))
+    guard readers.count == 2, let square = readers.first(where: { r in
+            let n = node(r)
+            return (n.opType == "Pow" && n.input[0] == centred && isScalar(n.input[1], 2)) || (n.opType == "Mul" && n.input == [centred, centred])
+          }),
+          let varMean = soleReader(node(square).output[0]), node(varMean).opType == "ReduceMean", lastAxisOnly(varMean),
+          let addEps = soleReader(node(varMean).output[0]), let (epsilon, _) = addedScalar(addEps),
+          let normalise = readers.subtracting([square]).first else { return nil }
+    var nodes = [i, sub, square, varMean, addEps]
+    // From var + eps to the node that applies it to d.
+    var v = node(addEps).output[0]
+    var divides: Bool
+    if let sqrt = soleReader(v), node(sqrt).opType == "Sqrt" {
+      nodes.append(sqrt); v = node(sqrt).output[0]
+      if let rec = soleReader(v), node(rec).opType == "Reciprocal" || (node(rec).opType == "Div" && node(rec).input[1] == v && isScalar(node(rec).input[0], 1)) {
+        nodes.append(rec); v = node(rec).output[0]; divides = false // Reciprocal(s), or Div(1, s) (torch.rsqrt)
+      } else {
+        divides = true
+      }
+    } else if let pow = soleReader(v), node(pow).opType == "Pow", node(pow).input[0] == v, isScalar(node(pow).input[1], -0.5) {
+      nodes.append(pow); v = node(pow).output[0]; divides = false
+    } else {
+      return nil
+    }
+    let n = node(normalise)
+    guard soleReader(v) == normalise,
+          divides ? n.opType == "Div" && n.input == [centred, v] : n.opType == "Mul" && Set(n.input) == [centred, v] else { return nil }
+    nodes.append(normalise)
+    var output = n.output[0]
     var gamma: ConstTensor? = nil, beta: ConstTensor? = nil
     let c = a.shapes[x]!.last!
-    if let mul = soleReader(output), node(mul).opType == "Mul", let g = a.constants[node(mul).input[1]], g.count == c {
+    func constantOperand(_ r: Int, _ op: String) -> ConstTensor? {
+      let n = node(r)
+      guard n.opType == op, n.input.count == 2, let k = n.input.first(where: { $0 != output }), n.input.contains(output),
+            let t = a.constants[k], t.count == c, t.shape.last == c else { return nil }
+      return t
+    }
+    if let mul = soleReader(output), let g = constantOperand(mul, "Mul") {
       gamma = g; nodes.append(mul); output = node(mul).output[0]
-      if let add = soleReader(output), node(add).opType == "Add", let b = a.constants[node(add).input[1]], b.count == c {
+      if let add = soleReader(output), let b = constantOperand(add, "Add") {
         beta = b; nodes.append(add); output = node(add).output[0]
       }
     }
-    return LayerNormMatch(input: x, epsilon: eps.floats[0], gamma: gamma, beta: beta, nodes: nodes, anchor: nodes.max()!, output: output)
+    return LayerNormMatch(input: x, epsilon: epsilon, gamma: gamma, beta: beta, nodes: nodes, anchor: nodes.max()!, output: output)
   }
+
 }

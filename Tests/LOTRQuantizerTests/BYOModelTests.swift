@@ -147,6 +147,7 @@ final class BYOModelTests: XCTestCase {
         XCTAssertEqual(counts[.softmax], 1, "\(name): \(counts)")
         XCTAssertTrue(graph.notes.contains { $0.contains("is not part of an attention ATTENTION expresses") }, name)
         XCTAssertEqual(model.versionMinor, 4, "\(name): the fallback ops are format 1.4")
+        XCTAssertEqual(counts[.layerNorm], 1, "\(name): the hand-written (rsqrt) or nn.LayerNorm is one LAYERNORM")
       default:
         XCTFail("\(name): unknown family \(f.family)")
       }

@@ -155,6 +155,18 @@ class SeparateQKVAttention(nn.Module):
         return self.o(y)
 
 
+class HandWrittenLayerNorm(nn.Module):
+    """LayerNorm as research code writes it: d * d for the variance, torch.rsqrt."""
+
+    def __init__(self, d: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight, self.bias, self.eps = nn.Parameter(torch.rand(d) + 0.5), nn.Parameter(torch.randn(d) * 0.1), eps
+
+    def forward(self, x):
+        d = x - x.mean(-1, keepdim=True)
+        return d * torch.rsqrt((d * d).mean(-1, keepdim=True) + self.eps) * self.weight + self.bias
+
+
 class DetrEncoderLayer(nn.Module):
     """DETR's encoder layer: nn.MultiheadAttention, the position added to q and k only."""
 
@@ -223,6 +235,7 @@ class LandmarkModel(nn.Module):
         elif family == "mha-kdim":                           # queries of D, memory of another width
             self.proj = nn.Conv2d(self.backbone.channels, d + 4, 1)
             self.cross = nn.MultiheadAttention(d, heads, kdim=d + 4, vdim=d + 4, batch_first=True)
+            self.norm = HandWrittenLayerNorm(d)
         elif family in ("timm", "relative-bias"):
             self.encoder = TimmAttention(d, heads)
             self.norm = nn.LayerNorm(d)
@@ -256,7 +269,7 @@ class LandmarkModel(nn.Module):
             if not self.batch_first:
                 out = out.transpose(0, 1)
         elif self.family == "mha-kdim":
-            out = q + self.cross(q, src, src)[0]
+            out = self.norm(q + self.cross(q, src, src)[0])
         else:
             memory = self.norm(src + self.pos + self.encoder(src + self.pos))
             out = q + self.cross(q, memory, memory)
