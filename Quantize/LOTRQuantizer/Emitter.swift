@@ -342,7 +342,11 @@ struct Emitter {
       let y = define(out, layout: x.layout)
       g.addNode(OpSchema.Tanh(), unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
 
-    case "Sqrt", "ReduceMean", "Neg", "Exp", "Erf":
+    case "Neg":
+      let x = try activation(ins[0], n)
+      values[out] = EmittedValue(tensor: negated(x, n), layout: x.layout, shape: x.shape)
+
+    case "Sqrt", "ReduceMean", "Exp", "Erf":
       throw ImportError.node(n, "\(n.opType) on activations is only supported inside a recognised pattern (decomposed LayerNorm, exact GELU); the .lotr op set has no elementwise \(n.opType)")
 
     default:
@@ -487,20 +491,17 @@ struct Emitter {
     }
     let other: Int
     if aConst || bConst {
-      if sub && aConst { throw ImportError.node(n, "constant minus activation is not supported (no elementwise negate in .lotr)") }
-      other = try constant(aConst ? ins[0] : ins[1], as: x.shape, layout: x.layout, n, map: sub ? .negate : .identity)
+      other = try constant(aConst ? ins[0] : ins[1], as: x.shape, layout: x.layout, n, map: sub && bConst ? .negate : .identity)
+      if sub && aConst { // c - x = c + (-x)
+        let z = define(outName, layout: x.layout)
+        g.addNode(OpSchema.Add(), unique(n.displayName), inputs: [other, negated(x, n)], outputs: [z.tensor], onnxNodes: merged)
+        return
+      }
     } else {
       let y = try activation(ins[1], n)
       guard y.shape == x.shape else { throw ImportError.node(n, "shapes \(x.shape) and \(y.shape) differ; ADD of activations needs equal shapes") }
       let yt = try convert(y, to: x.layout)
-      if sub { // a - b = a + (-1 ⊙ b)
-        let minusOne = constantTensor(n.displayName + ":minus_one", x.layout.physical(x.shape),
-                                      [Float](repeating: -1, count: x.shape.reduce(1, *)))
-        other = g.addTensor(unique(ins[1] + ":neg"), x.layout.physical(x.shape), onnxValue: nil)
-        g.addNode(OpSchema.Mul(), unique(n.displayName + "/negate"), inputs: [yt, minusOne], outputs: [other], onnxNodes: [n.name])
-      } else {
-        other = yt
-      }
+      other = sub ? negated(EmittedValue(tensor: yt, layout: x.layout, shape: y.shape), n) : yt // a - b = a + (-b)
     }
     let (lo, hi) = try fuseActivation(after: &outName, merged: &merged)
     let z = define(outName, layout: x.layout)
@@ -570,6 +571,15 @@ struct Emitter {
       g.addNode(OpSchema.Concat(axis: physicalAxis), unique(n.displayName), inputs: [acc.0, parts[k].0], outputs: [outT], onnxNodes: [n.name])
       acc = (outT, shape)
     }
+  }
+
+  /// -x as MUL by a constant -1 (the format has no negate).
+  mutating func negated(_ x: EmittedValue, _ n: Onnx_NodeProto) -> Int {
+    let shape = x.layout.physical(x.shape)
+    let minusOne = constantTensor(n.displayName + ":minus_one", shape, [Float](repeating: -1, count: shape.reduce(1, *)))
+    let y = g.addTensor(unique((g.tensors[x.tensor].onnxValue ?? g.tensors[x.tensor].name) + ":neg"), shape, onnxValue: nil)
+    g.addNode(OpSchema.Mul(), unique(n.displayName + "/negate"), inputs: [x.tensor, minusOne], outputs: [y], onnxNodes: [n.name])
+    return y
   }
 
   /// Mul or Div: MUL with the other operand, an activation of the same shape or a constant

@@ -22,7 +22,7 @@ struct GraphAnalysis {
   /// What the importer maps, for error messages.
   static let supportedSummary = """
     Supported on activations: Conv, ConvTranspose (each with a following BatchNormalization folded in), \
-    MaxPool (2-D, no dilation, ceil_mode 0), Pad (constant 0), Relu, Clip, Sigmoid, Gelu, Tanh, Add, Sub, \
+    MaxPool (2-D, no dilation, ceil_mode 0), Pad (constant 0), Relu, Clip, Sigmoid, Gelu, Tanh, Neg, Add, Sub, \
     Mul, Div by a constant, Pow 2 or 3, MatMul/Gemm with constant weights (+ Add bias), MatMul of two operands \
     (2-D, or batched rank 3/4), LayerNormalization (last axis), Softmax (last axis), Reshape, Flatten, Squeeze, \
     Unsqueeze, Transpose, Concat, Identity, Dropout; multi-head attention (nn.MultiheadAttention, \

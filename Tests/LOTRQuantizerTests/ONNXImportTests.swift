@@ -214,6 +214,25 @@ final class ONNXImportTests: XCTestCase {
     try checkAgainstExpected("shape_folding", model)
   }
 
+  func testFallbackOpsRunWhatNoPatternCovers() throws {
+    let (_, model) = try importAndValidate(onnxFixture("fallback_elementwise"))
+    // Neg, c - x, x - y (a negate each), Div, Pow 3 (two products), x * y; two batched products.
+    XCTAssertEqual(ops(model)[.mul], 7, "\(ops(model))")
+    XCTAssertEqual(ops(model)[.tanh], 1)
+    XCTAssertEqual(ops(model)[.batchMatMul], 2)
+    XCTAssertEqual(ops(model)[.add], 2, "c + (-x) and a + (-b)")
+    XCTAssertEqual(model.versionMinor, 4)
+    try checkAgainstExpected("fallback_elementwise", model)
+    let network = try Network(model: model, kernels: try KernelPath.default())
+    let x = try readFloats(fixtures.appendingPathComponent("onnx/fallback_elementwise.input.bin").path)
+    let nhwc = nchwToNHWC(x, c: 3, h: 8, w: 8)
+    network.inputPointer.assumingMemoryBound(to: Float.self).update(from: nhwc, count: nhwc.count)
+    network.run()
+    let expected = try readFloats(fixtures.appendingPathComponent("onnx/fallback_elementwise.expected.bin").path)
+    let worst = zip(network.output, expected).map { abs($0 - $1) }.max()!
+    XCTAssertLessThan(worst, 1e-4, "the runtime's MUL, TANH, BATCH_MATMUL: max |lotr - onnxruntime| = \(worst)")
+  }
+
   // MARK: errors
 
   func testUnsupportedOpIsNamed() throws {
