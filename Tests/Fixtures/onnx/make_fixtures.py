@@ -225,7 +225,7 @@ def fallback_elementwise() -> None:
     a = g.node("Neg", "/Neg", [t])
     b = g.node("Sub", "/SubConst", [g.rand("c0", 8), t])
     c = g.node("Sub", "/Sub", [a, b])
-    d = g.node("Div", "/Div", [c, g.const("three", np.array(3.0, np.float32))])
+    d = g.node("Div", "/Div", [c, g.const("half", np.array(0.5, np.float32))])
     e = g.node("Pow", "/Pow", [d, g.const("cube", np.array(3.0, np.float32))])
     f = g.node("Tanh", "/Tanh", [e])
     h = g.node("Mul", "/Mul", [f, t])
