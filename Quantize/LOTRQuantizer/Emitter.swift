@@ -346,6 +346,9 @@ struct Emitter {
       let x = try activation(ins[0], n)
       values[out] = EmittedValue(tensor: negated(x, n), layout: x.layout, shape: x.shape)
 
+    case "Slice", "Gather", "Split":
+      throw ImportError.node(n, "\(n.opType) of an activation is only supported inside a fused attention (q, k, v taken from a packed projection); the .lotr op set has no slice")
+
     case "Sqrt", "ReduceMean", "Exp", "Erf":
       throw ImportError.node(n, "\(n.opType) on activations is only supported inside a recognised pattern (decomposed LayerNorm, exact GELU); the .lotr op set has no elementwise \(n.opType)")
 
@@ -679,12 +682,16 @@ struct Emitter {
 
   mutating func emitAttention(_ match: AttentionMatch) throws {
     let n = node(match.anchor)
-    let q = try tokens(match.q.input, n), k = try tokens(match.k.input, n), v = try tokens(match.v.input, n)
+    func input(_ p: Projection) throws -> Int {
+      guard let t = p.constantTokens else { return try tokens(p.input, n) }
+      return constantTensor(p.input + ":tokens", t.shape, t.floats)
+    }
+    let q = try input(match.q), k = try input(match.k), v = try input(match.v)
     var inputs = [q, k, v]
     let projections = [(match.q, "q_proj"), (match.k, "k_proj"), (match.v, "v_proj"), (match.out, "out_proj")]
     for (p, label) in projections {
-      let mm = node(p.nodes[0]).name
-      let packed = projections.filter { $0.0.nodes[0] == p.nodes[0] }.count > 1 // one in-projection for q, k and v
+      let mm = p.nodes.first.map { node($0).name } ?? ""     // none: the identity of constant tokens
+      let packed = projections.filter { $0.0.nodes.first == p.nodes.first }.count > 1 // one in-projection for q, k and v
       let base = mm.hasSuffix("/MatMul") && !packed ? String(mm[..<mm.lastIndex(of: "/")!]) : match.name + "/" + label
       inputs.append(constantTensor(base + ".weight", p.weight.shape, p.weight.floats))
       inputs.append(constantTensor(base + ".bias", [p.bias.count], p.bias.floats))

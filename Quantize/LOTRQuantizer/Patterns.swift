@@ -11,6 +11,10 @@ struct Projection {
   var bias: ConstTensor
   var nodes: [Int]
   var output: String
+  /// The input tokens [T, K] themselves, when an exporter folded a constant operand's
+  /// projection and head split away (the dynamo exporter does, for learned queries): the
+  /// projection is then the identity.
+  var constantTokens: ConstTensor? = nil
 }
 
 /// One recognised multi-head attention: softmax((x_q Wq + bq)_h (x_k Wk + bk)_h^T / sqrt(d_h))
@@ -237,6 +241,33 @@ struct PatternMatcher {
     return c0
   }
 
+  /// One operand of the attention: its projection, the column offset of its heads in it,
+  /// and the scale on the way. A constant operand without a projection to trace back to
+  /// becomes its own tokens, [T, H dh], under an identity projection (its scale is in it).
+  func side(_ t: OperandTrace, operand: String, heads h: Int, headDim dh: Int, tokens: Int,
+            transposed: Bool) -> (Projection, Int, Float)? {
+    if let p = projection(endingAt: t.source),
+       let c0 = headColumns(t, operand: operand, heads: h, headDim: dh, tokens: tokens, transposed: transposed) {
+      return (p, c0, t.factor)
+    }
+    guard let c = a.constants[operand], let s = Self.perHead(c.shape), s == (transposed ? [h, dh, tokens] : [h, tokens, dh]) else { return nil }
+    let d = h * dh
+    let v = c.floats
+    var tok = [Float](repeating: 0, count: tokens * d)
+    for head in 0..<h {
+      for t in 0..<tokens {
+        for j in 0..<dh {
+          tok[t * d + head * dh + j] = transposed ? v[(head * dh + j) * tokens + t] : v[(head * tokens + t) * dh + j]
+        }
+      }
+    }
+    var identity = [Float](repeating: 0, count: d * d)
+    for i in 0..<d { identity[i * d + i] = 1 }
+    let p = Projection(input: operand, weight: ConstTensor(shape: [d, d], floats: identity), bias: ConstTensor(shape: [d], floats: .init(repeating: 0, count: d)),
+                       nodes: [], output: operand, constantTokens: ConstTensor(shape: [tokens, d], floats: tok))
+    return (p, 0, 1)
+  }
+
   /// Rows c0 ..< c0 + count of a projection (its [N, K] weight and bias).
   static func rows(_ p: Projection, _ c0: Int, _ count: Int) -> Projection {
     var q = p
@@ -285,12 +316,11 @@ struct PatternMatcher {
     guard let mm2 = soleReader(sm.output[0]), node(mm2).opType == "MatMul", node(mm2).input[0] == sm.output[0] else { return nil }
     let vOperand = node(mm2).input[1]
     let qt = traceBack(qOperand), kt = traceBack(kOperand), vt = traceBack(vOperand)
-    guard let qp = projection(endingAt: qt.source), let kp = projection(endingAt: kt.source), let vp = projection(endingAt: vt.source),
-          let qc = headColumns(qt, operand: qOperand, heads: h, headDim: dh, tokens: tq, transposed: false),
-          let kc = headColumns(kt, operand: kOperand, heads: h, headDim: dh, tokens: tk, transposed: true),
-          let vc = headColumns(vt, operand: vOperand, heads: h, headDim: dh, tokens: tk, transposed: false),
-          vt.factor == 1 else { return nil }
-    factor *= qt.factor * kt.factor
+    guard let (qp, qc, qf) = side(qt, operand: qOperand, heads: h, headDim: dh, tokens: tq, transposed: false),
+          let (kp, kc, kf) = side(kt, operand: kOperand, heads: h, headDim: dh, tokens: tk, transposed: true),
+          let (vp, vc, vf) = side(vt, operand: vOperand, heads: h, headDim: dh, tokens: tk, transposed: false),
+          vf == 1 else { return nil }
+    factor *= qf * kf
     let d = h * dh
 
     // Heads merged: [H, Tq, dh] -> layout nodes -> [.., Tq, D] read by the output projection.
@@ -320,7 +350,8 @@ struct PatternMatcher {
       q.weight = q.weight.mapElements(float: { $0 * c }, int: { $0 })
       q.bias = q.bias.mapElements(float: { $0 * c }, int: { $0 })
     }
-    var all = Set(nodes + qt.nodes + kt.nodes + vt.nodes + qp.nodes + kp.nodes + vp.nodes + [mm2] + mergeNodes + o.nodes)
+    let traced = [(qt, qp), (kt, kp), (vt, vp)].flatMap { t, p in p.constantTokens == nil ? t.nodes : [] }
+    var all = Set(nodes + traced + qp.nodes + kp.nodes + vp.nodes + [mm2] + mergeNodes + o.nodes)
     // Every value the match computes must be read only inside it (or only for its shape).
     let anchor = o.nodes.max()!
     for n in all where n != anchor {

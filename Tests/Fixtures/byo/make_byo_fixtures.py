@@ -290,6 +290,7 @@ FIXTURES = {
     "layers-prenorm-gelutanh-r34-68-legacy16": ("torch-layers", 34, 68, 64, "legacy", 16,
                                                 dict(norm_first=True, activation="gelu-tanh")),
     "timm-r18-106-legacy17": ("timm", 18, 106, 64, "legacy", 17, dict(activation="gelu")),
+    "timm-r18-68-dynamo17": ("timm", 18, 68, 64, "dynamo", 17, dict(activation="gelu")),
     "layers-postnorm-r18-68-dynamo18": ("torch-layers", 18, 68, 64, "dynamo", 18, dict(activation="gelu")),
     "mha-seqfirst-r50-106-dynamo18": ("detr-mha", 50, 106, 64, "dynamo", 18, dict(batch_first=False)),
     "relbias-fallback-r18-68-legacy17": ("relative-bias", 18, 68, 64, "legacy", 17, dict()),
