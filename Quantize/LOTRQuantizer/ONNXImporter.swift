@@ -5,13 +5,16 @@ import Foundation
 #endif
 import LOTR
 
-/// ONNX (as training/ exports LOTR: opset 17, NCHW, BN folded or not) to a float .lotr
+/// ONNX (as training/ exports LOTR: opset 17, NCHW, BN folded or not; or any
+/// torch.onnx.export of a landmark model, opsets 13 to 18) to a float .lotr
 /// graph in the format's op set, NHWC. Three passes:
 /// 1. `GraphAnalysis`: static shapes, and constant folding of everything that depends only
 ///    on initializers (shape arithmetic, the decoder's constant first queries, ...);
-/// 2. `PatternMatcher`: multi-head attention and decomposed LayerNorm, on the original graph;
+/// 2. `PatternMatcher`: multi-head attention, decomposed LayerNorm and exact GELU, on the
+///    original graph;
 /// 3. `Emitter`: ops in ONNX order, with BatchNorm folded into convs, Relu/Clip fused into
-///    the op before them, MatMul + Add as LINEAR, layouts resolved (NCHW -> NHWC, tokens).
+///    the op before them, MatMul + Add as LINEAR, layouts resolved (NCHW -> NHWC, tokens);
+///    what no pattern covered runs on the float fallback (MUL, BATCH_MATMUL, TANH, ...).
 /// Every ONNX node ends up in exactly one .lotr node, a folded constant, or an error.
 public enum ONNXImporter {
   public static let toolVersion = "0.1"

@@ -28,7 +28,8 @@ struct AttentionMatch {
   var name: String
 }
 
-/// LayerNorm written out (PyTorch before opset 17): mean, centre, variance, rsqrt, scale, shift.
+/// LayerNorm written out (PyTorch before opset 17, or by hand): mean, centre, variance,
+/// rsqrt, scale, shift.
 struct LayerNormMatch {
   var input: String
   var epsilon: Float
