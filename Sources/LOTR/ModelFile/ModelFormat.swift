@@ -69,7 +69,7 @@ public enum Quantization: Sendable, Equatable {
   case perChannel(axis: Int, scalesTensor: Int)
 }
 
-/// The op set of format version 1.1: the id on disk and the name; each op's attributes,
+/// The op set of format version 1.4: the id on disk and the name; each op's attributes,
 /// arity and rules are its entry in OpSchema (OpSchemaEntries.swift).
 public enum Op: UInt16, CaseIterable, Sendable, CustomStringConvertible {
   case conv2d = 1, deconv2d, add, linear, matmul, layerNorm, softmax, gelu, relu, sigmoid, clamp, attention,

@@ -1,4 +1,4 @@
-/// One entry per op of format 1.1 (docs/FORMAT.md, "Ops"); OpSchema.swift says what an
+/// One entry per op of format 1.4 (docs/FORMAT.md, "Ops"); OpSchema.swift says what an
 /// entry holds. Shapes: activations NHWC with batch 1, conv weights OHWI, depthwise
 /// weights [1, KH, KW, C], linear weights [N, K].
 public enum OpSchema {
