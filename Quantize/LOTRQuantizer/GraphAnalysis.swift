@@ -28,7 +28,7 @@ struct GraphAnalysis {
     Unsqueeze, Transpose, Concat, Identity, Dropout; multi-head attention (nn.MultiheadAttention, \
     nn.Transformer*Layer, timm-style and hand-written: MatMul/Reshape/Transpose/Gather/Split/Mul/Softmax), \
     decomposed LayerNorm (ReduceMean/Sub/Pow/Sqrt/Div) and exact GELU (Div/Erf/Add/Mul); on constants \
-    also Shape, Gather, Cast, Slice, Split, ConstantOfShape, Expand, Mod, Sqrt, Neg, Exp, Erf, ReduceMean
+    also Shape, Gather, Cast, Slice, Split, ConstantOfShape, Expand, Equal, Where, Tile, Mod, Sqrt, Neg, Exp, Erf, ReduceMean
     """
 
   func isConstant(_ v: String) -> Bool { constants[v] != nil }
@@ -309,6 +309,49 @@ struct GraphAnalysis {
     case "Sub": return try elementwise(float: -, int: { $0 &- $1 })
     case "Mul": return try elementwise(float: *, int: { $0 &* $1 })
     case "Div": return try elementwise(float: /, int: { $1 == 0 ? 0 : $0 / $1 })
+    // Shape arithmetic that exporters write around Expand (nn.Transformer) and Tile
+    // (nn.MultiheadAttention's add_bias_kv): constants only.
+    case "Equal":
+      try arity(2...2)
+      guard allConst, let r = ConstTensor.binary(const(0)!, const(1)!, float: { $0 == $1 ? 1 : 0 }, int: { $0 == $1 ? 1 : 0 }) else {
+        throw ImportError.node(node, "Equal is only supported on constants (shape arithmetic)")
+      }
+      return [Out(ConstTensor(shape: r.shape, ints: r.ints))]
+
+    case "Where":
+      try arity(3...3)
+      guard allConst, let c = const(0), let x = const(1), let y = const(2),
+            let shape = Shapes.broadcast(c.shape, x.shape).flatMap({ Shapes.broadcast($0, y.shape) }) else {
+        throw ImportError.node(node, "Where is only supported on constants (shape arithmetic)")
+      }
+      let (ci, xi, yi) = (Shapes.broadcastIndices(from: c.shape, to: shape), Shapes.broadcastIndices(from: x.shape, to: shape),
+                          Shapes.broadcastIndices(from: y.shape, to: shape))
+      let cond = c.ints
+      if x.isFloat || y.isFloat {
+        let (a, b) = (x.floats, y.floats)
+        return [Out(ConstTensor(shape: shape, floats: ci.indices.map { cond[ci[$0]] != 0 ? a[xi[$0]] : b[yi[$0]] }))]
+      }
+      let (a, b) = (x.ints, y.ints)
+      return [Out(ConstTensor(shape: shape, ints: ci.indices.map { cond[ci[$0]] != 0 ? a[xi[$0]] : b[yi[$0]] }))]
+
+    case "Tile":
+      try arity(2...2)
+      let repeats = try need(1, "repeats").ints.map { Int($0) }
+      let s = shape(0)
+      guard repeats.count == s.count, repeats.allSatisfy({ $0 >= 1 }) else { throw ImportError.node(node, "repeats \(repeats) do not fit rank \(s.count)") }
+      guard let c = const(0) else { throw ImportError.node(node, "tiling an activation is not supported (only constants)") }
+      let out = zip(s, repeats).map { $0 * $1 }
+      let inStrides = Shapes.strides(s)
+      var flat: [Int] = []
+      flat.reserveCapacity(out.reduce(1, *))
+      var index = [Int](repeating: 0, count: out.count)
+      for _ in 0..<out.reduce(1, *) {
+        flat.append(zip(index, zip(s, inStrides)).reduce(0) { $0 + ($1.0 % $1.1.0) * $1.1.1 })
+        var d = out.count - 1
+        while d >= 0 { index[d] += 1; if index[d] < out[d] { break }; index[d] = 0; d -= 1 }
+      }
+      return [Out(c.gathered(out, flat))]
+
     case "Mod":
       guard node.int("fmod", default: 0) == 0 else { return try elementwise(float: { fmodf($0, $1) }, int: { $1 == 0 ? 0 : $0 % $1 }) }
       // Integer Mod takes the divisor's sign (Python's %), like floor division.

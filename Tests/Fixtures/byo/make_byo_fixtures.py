@@ -232,6 +232,8 @@ class LandmarkModel(nn.Module):
         elif family == "detr-mha":
             self.encoder = DetrEncoderLayer(d, heads, ff, batch_first, norm_first, act)
             self.decoder = nn.ModuleList(DetrDecoderLayer(d, heads, ff, batch_first, act) for _ in range(2))
+        elif family == "nn-transformer":                     # the whole nn.Transformer, one layer each side
+            self.transformer = nn.Transformer(d, heads, 1, 1, ff, dropout=0.0, activation=act, batch_first=True)
         elif family == "mha-kdim":                           # queries of D, memory of another width
             self.proj = nn.Conv2d(self.backbone.channels, d + 4, 1)
             self.cross = nn.MultiheadAttention(d, heads, kdim=d + 4, vdim=d + 4, batch_first=True)
@@ -268,6 +270,8 @@ class LandmarkModel(nn.Module):
                 out = layer(out, memory, pos, qpos)
             if not self.batch_first:
                 out = out.transpose(0, 1)
+        elif self.family == "nn-transformer":
+            out = self.transformer(src + self.pos, q)
         elif self.family == "mha-kdim":
             out = self.norm(q + self.cross(q, src, src)[0])
         else:
@@ -290,6 +294,7 @@ FIXTURES = {
     "layers-prenorm-gelutanh-r34-68-legacy16": ("torch-layers", 34, 68, 64, "legacy", 16,
                                                 dict(norm_first=True, activation="gelu-tanh")),
     "timm-r18-106-legacy17": ("timm", 18, 106, 64, "legacy", 17, dict(activation="gelu")),
+    "transformer-r34-106-legacy17": ("nn-transformer", 34, 106, 64, "legacy", 17, dict()),
     "timm-r18-68-dynamo17": ("timm", 18, 68, 64, "dynamo", 17, dict(activation="gelu")),
     "layers-postnorm-r18-68-dynamo18": ("torch-layers", 18, 68, 64, "dynamo", 18, dict(activation="gelu")),
     "mha-seqfirst-r50-106-dynamo18": ("detr-mha", 50, 106, 64, "dynamo", 18, dict(batch_first=False)),
