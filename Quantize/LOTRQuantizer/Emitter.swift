@@ -49,12 +49,13 @@ struct Emitter {
   var usedNames = Set<String>()
   var attentionAt: [Int: AttentionMatch] = [:]
   var layerNormAt: [Int: LayerNormMatch] = [:]
+  var geluAt: [Int: GELUMatch] = [:]
 
   init(analysis: GraphAnalysis, metadata: ModelMetadata) throws {
     a = analysis
     m = PatternMatcher(a: analysis)
     g = ImportedGraph(metadata: metadata)
-    for match in try m.attentions() {
+    for match in m.attentions() {
       for n in match.nodes where n != match.anchor { consumed.insert(n) }
       attentionAt[match.anchor] = match
       g.notes.append("attention '\(match.name)': \(match.heads) heads, \(match.nodes.count) ONNX nodes -> ATTENTION")
@@ -63,6 +64,15 @@ struct Emitter {
       for n in match.nodes where n != match.anchor { consumed.insert(n) }
       layerNormAt[match.anchor] = match
       g.notes.append("decomposed LayerNorm ending at '\(match.output)' -> LAYERNORM")
+    }
+    for match in m.gelus() where match.nodes.allSatisfy({ !consumed.contains($0) }) {
+      for n in match.nodes where n != match.anchor { consumed.insert(n) }
+      geluAt[match.anchor] = match
+      g.notes.append("decomposed GELU (erf) ending at '\(match.output)' -> GELU")
+    }
+    let fused = Set(attentionAt.values.flatMap(\.nodes))
+    for (i, n) in a.nodes.enumerated() where n.opType == "Softmax" && !a.isConstant(n.output[0]) && !fused.contains(i) {
+      g.notes.append("softmax '\(n.displayName)' is not part of an attention ATTENTION expresses (a mask or bias on the scores, non-square projections, ...): its ops run one by one in float")
     }
   }
 
@@ -77,6 +87,12 @@ struct Emitter {
       let n = node(i)
       if let match = attentionAt[i] { try emitAttention(match); continue }
       if let match = layerNormAt[i] { try emitLayerNorm(match); continue }
+      if let match = geluAt[i] {
+        let x = try activation(match.input, n)
+        let y = define(match.output, layout: x.layout)
+        g.addNode(OpSchema.GELU(), unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: match.nodes.sorted().map { node($0).name })
+        continue
+      }
       if n.output.allSatisfy({ $0.isEmpty || a.isConstant($0) }) { continue } // folded
       try emit(i)
     }
@@ -120,18 +136,26 @@ struct Emitter {
   }
 
   /// ONNX constant `v` broadcast to `shape` and laid out as `layout` (cached).
-  mutating func constant(_ v: String, as shape: [Int], layout: Layout, _ node: Onnx_NodeProto, negate: Bool = false) throws -> Int {
-    let key = "\(v)|\(shape)|\(layout.perm)|\(layout.squeezed)|\(negate)"
+  /// What `constant` does to each element: ADD of a Sub's constant negates it, MUL of a
+  /// Div's takes its reciprocal.
+  enum ConstantMap: String { case identity = "", negate = ":neg", reciprocal = ":recip" }
+
+  mutating func constant(_ v: String, as shape: [Int], layout: Layout, _ node: Onnx_NodeProto, map: ConstantMap = .identity) throws -> Int {
+    let key = "\(v)|\(shape)|\(layout.perm)|\(layout.squeezed)|\(map)"
     if let t = constantCache[key] { return t }
     guard let c = a.constants[v] else { throw ImportError.node(node, "'\(v)' is not a constant") }
     guard let b = Shapes.broadcast(c.shape, shape), b == shape else {
       throw ImportError.node(node, "constant '\(v)' \(c.shape) does not broadcast to the activation's \(shape)")
     }
     var t = c.broadcast(to: shape).transposed(layout.perm)
-    if negate { t = t.mapElements(float: { -$0 }, int: { -$0 }) }
+    switch map {
+    case .identity: break
+    case .negate: t = t.mapElements(float: { -$0 }, int: { -$0 })
+    case .reciprocal: t = ConstTensor(shape: t.shape, floats: t.floats.map { 1 / $0 })
+    }
     let physical = layout.physical(shape)
     let suffix = c.shape == shape && layout.isIdentity && !layout.squeezed ? "" : ":" + layout.tag
-    let id = constantTensor(v + suffix + (negate ? ":neg" : ""), physical, t.floats)
+    let id = constantTensor(v + suffix + map.rawValue, physical, t.floats)
     constantCache[key] = id
     return id
   }
@@ -199,7 +223,7 @@ struct Emitter {
 
   /// A Relu or Clip that is the only reader of `v`: merged into the op that writes `v`.
   mutating func fuseActivation(after v: inout String, merged: inout [String]) throws -> (Float, Float) {
-    guard let r = m.soleReader(v), !consumed.contains(r), attentionAt[r] == nil, layerNormAt[r] == nil else { return (-.infinity, .infinity) }
+    guard let r = m.soleReader(v), !consumed.contains(r), attentionAt[r] == nil, layerNormAt[r] == nil, geluAt[r] == nil else { return (-.infinity, .infinity) }
     let n = node(r)
     let bounds: (Float, Float)
     switch n.opType {
@@ -295,8 +319,38 @@ struct Emitter {
     case "Concat":
       try emitConcat(i)
 
-    case "Mul", "Div", "Pow", "Sqrt", "ReduceMean", "Neg", "Exp", "Erf", "Tanh":
-      throw ImportError.node(n, "\(n.opType) on activations is only supported inside a recognised pattern (attention scaling, decomposed LayerNorm); the .lotr op set has no elementwise \(n.opType)")
+    case "Mul", "Div":
+      try emitMul(i)
+
+    case "Pow":
+      // x^2, x^3 as products (the tanh form of GELU cubes its input).
+      guard let e = a.constants[ins[1]], e.count == 1, [1, 2, 3].contains(e.floats[0]) else {
+        throw ImportError.node(n, "Pow of an activation is only supported with a constant exponent 1, 2 or 3")
+      }
+      let x = try activation(ins[0], n)
+      var cur = x.tensor
+      for k in 1..<Int(e.floats[0]) {
+        let last = k == Int(e.floats[0]) - 1
+        let t = last ? define(out, layout: x.layout).tensor : g.addTensor(unique(out + ":pow\(k + 1)"), x.layout.physical(x.shape), onnxValue: nil)
+        g.addNode(OpSchema.Mul(), unique(n.displayName), inputs: [cur, x.tensor], outputs: [t], onnxNodes: [n.name])
+        cur = t
+      }
+      if e.floats[0] == 1 { values[out] = x }
+
+    case "Tanh":
+      let x = try activation(ins[0], n)
+      let y = define(out, layout: x.layout)
+      g.addNode(OpSchema.Tanh(), unique(n.displayName), inputs: [x.tensor], outputs: [y.tensor], onnxNodes: [n.name])
+
+    case "Neg":
+      let x = try activation(ins[0], n)
+      values[out] = EmittedValue(tensor: negated(x, n), layout: x.layout, shape: x.shape)
+
+    case "Slice", "Gather", "Split":
+      throw ImportError.node(n, "\(n.opType) of an activation is only supported inside a fused attention (q, k, v taken from a packed projection); the .lotr op set has no slice")
+
+    case "Sqrt", "ReduceMean", "Exp", "Erf":
+      throw ImportError.node(n, "\(n.opType) on activations is only supported inside a recognised pattern (decomposed LayerNorm, exact GELU); the .lotr op set has no elementwise \(n.opType)")
 
     default:
       throw ImportError.node(n, "op '\(n.opType)' on activations is not supported. \(GraphAnalysis.supportedSummary)")
@@ -401,12 +455,13 @@ struct Emitter {
       }
     } else if !a.isConstant(ins[0]), !a.isConstant(ins[1]) {
       let x = try activation(ins[0], n), y = try activation(ins[1], n)
-      guard x.shape.count == 2, y.shape.count == 2 else {
-        throw ImportError.node(n, "MatMul of two activations \(x.shape) x \(y.shape) outside a recognised attention; only 2-D MATMUL is supported")
-      }
+      if x.shape.count > 2 || y.shape.count > 2 { try emitBatchMatMul(i); return }
       let xt = try convert(x, to: .identity(2)), yt = try convert(y, to: .identity(2))
       let z = define(outName, layout: .identity(2))
       g.addNode(OpSchema.MatMul(transposeB: false), unique(n.displayName), inputs: [xt, yt], outputs: [z.tensor], onnxNodes: merged)
+      return
+    } else if a.shapes[ins[0]]!.count > 2 || a.shapes[ins[1]]!.count > 2 {
+      try emitBatchMatMul(i)
       return
     } else {
       throw ImportError.node(n, "MatMul with a constant left operand and a \(a.shapes[ins[1]]!) right operand is not supported; LINEAR needs x [.., K] times a constant [K, N]")
@@ -439,13 +494,17 @@ struct Emitter {
     }
     let other: Int
     if aConst || bConst {
-      if sub && aConst { throw ImportError.node(n, "constant minus activation is not supported (no elementwise negate in .lotr)") }
-      other = try constant(aConst ? ins[0] : ins[1], as: x.shape, layout: x.layout, n, negate: sub)
+      other = try constant(aConst ? ins[0] : ins[1], as: x.shape, layout: x.layout, n, map: sub && bConst ? .negate : .identity)
+      if sub && aConst { // c - x = c + (-x)
+        let z = define(outName, layout: x.layout)
+        g.addNode(OpSchema.Add(), unique(n.displayName), inputs: [other, negated(x, n)], outputs: [z.tensor], onnxNodes: merged)
+        return
+      }
     } else {
-      if sub { throw ImportError.node(n, "Sub of two activations is not supported (ADD only)") }
       let y = try activation(ins[1], n)
       guard y.shape == x.shape else { throw ImportError.node(n, "shapes \(x.shape) and \(y.shape) differ; ADD of activations needs equal shapes") }
-      other = try convert(y, to: x.layout)
+      let yt = try convert(y, to: x.layout)
+      other = sub ? negated(EmittedValue(tensor: yt, layout: x.layout, shape: y.shape), n) : yt // a - b = a + (-b)
     }
     let (lo, hi) = try fuseActivation(after: &outName, merged: &merged)
     let z = define(outName, layout: x.layout)
@@ -517,6 +576,65 @@ struct Emitter {
     }
   }
 
+  /// -x as MUL by a constant -1 (the format has no negate).
+  mutating func negated(_ x: EmittedValue, _ n: Onnx_NodeProto) -> Int {
+    let shape = x.layout.physical(x.shape)
+    let minusOne = constantTensor(n.displayName + ":minus_one", shape, [Float](repeating: -1, count: shape.reduce(1, *)))
+    let y = g.addTensor(unique((g.tensors[x.tensor].onnxValue ?? g.tensors[x.tensor].name) + ":neg"), shape, onnxValue: nil)
+    g.addNode(OpSchema.Mul(), unique(n.displayName + "/negate"), inputs: [x.tensor, minusOne], outputs: [y], onnxNodes: [n.name])
+    return y
+  }
+
+  /// Mul or Div: MUL with the other operand, an activation of the same shape or a constant
+  /// broadcast to it (a Div's constant as its reciprocal).
+  mutating func emitMul(_ i: Int) throws {
+    let n = node(i)
+    let ins = n.presentInputs
+    let div = n.opType == "Div"
+    let aConst = a.isConstant(ins[0]), bConst = a.isConstant(ins[1])
+    if div && aConst { throw ImportError.node(n, "constant divided by an activation is not supported (no elementwise reciprocal in .lotr)") }
+    let x = try activation(aConst ? ins[1] : ins[0], n)
+    guard a.shapes[n.output[0]]! == x.shape else {
+      throw ImportError.node(n, "broadcasting the activation \(x.shape) to \(a.shapes[n.output[0]]!) is not supported (MUL needs equal shapes)")
+    }
+    let other: Int
+    if aConst || bConst {
+      other = try constant(aConst ? ins[0] : ins[1], as: x.shape, layout: x.layout, n, map: div ? .reciprocal : .identity)
+    } else {
+      if div { throw ImportError.node(n, "Div of two activations is not supported (no elementwise reciprocal in .lotr)") }
+      let y = try activation(ins[1], n)
+      guard y.shape == x.shape else { throw ImportError.node(n, "shapes \(x.shape) and \(y.shape) differ; MUL of activations needs equal shapes") }
+      other = try convert(y, to: x.layout)
+    }
+    let z = define(n.output[0], layout: x.layout)
+    g.addNode(OpSchema.Mul(), unique(n.displayName), inputs: [x.tensor, other], outputs: [z.tensor], onnxNodes: [n.name])
+  }
+
+  /// MatMul of rank 3 or 4 (batch 1 leading) operands, activations or one constant:
+  /// BATCH_MATMUL over the batch axis, [B, M, K] x [B, K, N], operands laid out in ONNX order.
+  mutating func emitBatchMatMul(_ i: Int) throws {
+    let n = node(i)
+    let (xs, ys) = (a.shapes[n.input[0]]!, a.shapes[n.input[1]]!)
+    func batched(_ shape: [Int]) -> Layout? {
+      switch shape.count {
+      case 3: return .identity(3)
+      case 4 where shape[0] == 1: return .identity(4, squeezed: true)
+      default: return nil
+      }
+    }
+    let out = a.shapes[n.output[0]]!
+    guard xs.count == ys.count, let lx = batched(xs), let ly = batched(ys), let lo = batched(out), xs.dropLast(2) == ys.dropLast(2) else {
+      throw ImportError.node(n, "MatMul \(xs) x \(ys): only 2-D, or batched [B, M, K] x [B, K, N] (rank 3, or rank 4 with batch 1) without broadcasting")
+    }
+    func operand(_ v: String, _ layout: Layout) throws -> Int {
+      if a.isConstant(v) { return try constant(v, as: a.shapes[v]!, layout: layout, n) }
+      return try convert(try activation(v, n), to: layout)
+    }
+    let xt = try operand(n.input[0], lx), yt = try operand(n.input[1], ly)
+    let z = define(n.output[0], layout: lo)
+    g.addNode(OpSchema.BatchMatMul(transposeB: false), unique(n.displayName), inputs: [xt, yt], outputs: [z.tensor], onnxNodes: [n.name])
+  }
+
   // MARK: patterns
 
   mutating func layerNorm(input: String, gamma: ConstTensor?, gammaName: String, beta: ConstTensor?, betaName: String,
@@ -541,26 +659,48 @@ struct Emitter {
                   output: match.output, name: n.displayName, onnxNodes: match.nodes.sorted().map { node($0).name }, n)
   }
 
+  /// The layout that stores a token tensor [T, D], [1, T, D] or [T, 1, D] (batch first or
+  /// not, batch 1) as the [T, D] matrix ATTENTION reads and writes.
+  static func tokenLayout(_ shape: [Int]) -> Layout? {
+    switch shape.count {
+    case 2: return .identity(2)
+    case 3 where shape[0] == 1: return .identity(3, squeezed: true)
+    case 3 where shape[1] == 1: return Layout(perm: [1, 0, 2], squeezed: true)
+    default: return nil
+    }
+  }
+
   /// [T, D] for ATTENTION: an activation converted, or a constant laid out.
   mutating func tokens(_ v: String, _ n: Onnx_NodeProto) throws -> Int {
     let shape = a.shapes[v]!
-    guard shape.count == 2 || (shape.count == 3 && shape[0] == 1) else { throw ImportError.node(n, "attention input '\(v)' is \(shape), expected [1, T, D]") }
-    let layout = Layout.natural(shape)
+    guard let layout = Self.tokenLayout(shape) else {
+      throw ImportError.node(n, "attention input '\(v)' is \(shape), expected tokens [T, D], [1, T, D] or [T, 1, D]")
+    }
     if a.isConstant(v) { return try constant(v, as: shape, layout: layout, n) }
     return try convert(try activation(v, n), to: layout)
   }
 
   mutating func emitAttention(_ match: AttentionMatch) throws {
     let n = node(match.anchor)
-    let q = try tokens(match.q.input, n), k = try tokens(match.k.input, n), v = try tokens(match.v.input, n)
+    func input(_ p: Projection) throws -> Int {
+      guard let t = p.constantTokens else { return try tokens(p.input, n) }
+      return constantTensor(p.input + ":tokens", t.shape, t.floats)
+    }
+    let q = try input(match.q), k = try input(match.k), v = try input(match.v)
     var inputs = [q, k, v]
-    for (p, label) in [(match.q, "q_proj"), (match.k, "k_proj"), (match.v, "v_proj"), (match.out, "out_proj")] {
-      let mm = node(p.nodes[0]).name
-      let base = mm.hasSuffix("/MatMul") ? String(mm[..<mm.lastIndex(of: "/")!]) : match.name + "/" + label
+    let projections = [(match.q, "q_proj"), (match.k, "k_proj"), (match.v, "v_proj"), (match.out, "out_proj")]
+    for (p, label) in projections {
+      let mm = p.nodes.first.map { node($0).name } ?? ""     // none: the identity of constant tokens
+      let packed = projections.filter { $0.0.nodes.first == p.nodes.first }.count > 1 // one in-projection for q, k and v
+      let base = mm.hasSuffix("/MatMul") && !packed ? String(mm[..<mm.lastIndex(of: "/")!]) : match.name + "/" + label
       inputs.append(constantTensor(base + ".weight", p.weight.shape, p.weight.floats))
       inputs.append(constantTensor(base + ".bias", [p.bias.count], p.bias.floats))
     }
-    let y = define(match.out.output, layout: .natural(a.shapes[match.out.output]!))
+    let outShape = a.shapes[match.out.output]!
+    guard let outLayout = Self.tokenLayout(outShape) else {
+      throw ImportError.node(n, "attention output '\(match.out.output)' is \(outShape), expected tokens [T, D], [1, T, D] or [T, 1, D]")
+    }
+    let y = define(match.out.output, layout: outLayout)
     g.addNode(OpSchema.Attention(heads: match.heads), unique(match.name), inputs: inputs, outputs: [y.tensor],
               onnxNodes: match.nodes.sorted().map { node($0).name })
   }

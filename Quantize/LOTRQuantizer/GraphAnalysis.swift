@@ -22,11 +22,13 @@ struct GraphAnalysis {
   /// What the importer maps, for error messages.
   static let supportedSummary = """
     Supported on activations: Conv, ConvTranspose (each with a following BatchNormalization folded in), \
-    MaxPool (2-D, no dilation, ceil_mode 0), Pad (constant 0), Relu, Clip, Sigmoid, Gelu, Add, Sub of a constant, MatMul/Gemm with constant weights (+ Add bias), \
-    LayerNormalization (last axis), Softmax (last axis), Reshape, Flatten, Squeeze, Unsqueeze, Transpose, \
-    Concat, Identity, Dropout; multi-head attention as training/ exports it (MatMul/Reshape/Transpose/\
-    Mul/Softmax) and decomposed LayerNorm (ReduceMean/Sub/Pow/Sqrt/Div); on constants also Shape, \
-    Gather, Cast, Slice, ConstantOfShape, Expand, Mul, Div, Pow, Sqrt, Neg, Exp, Erf, Tanh, ReduceMean
+    MaxPool (2-D, no dilation, ceil_mode 0), Pad (constant 0), Relu, Clip, Sigmoid, Gelu, Tanh, Neg, Add, Sub, \
+    Mul, Div by a constant, Pow 2 or 3, MatMul/Gemm with constant weights (+ Add bias), MatMul of two operands \
+    (2-D, or batched rank 3/4), LayerNormalization (last axis), Softmax (last axis), Reshape, Flatten, Squeeze, \
+    Unsqueeze, Transpose, Concat, Identity, Dropout; multi-head attention (nn.MultiheadAttention, \
+    nn.Transformer*Layer, timm-style and hand-written: MatMul/Reshape/Transpose/Gather/Split/Mul/Softmax), \
+    decomposed LayerNorm (ReduceMean/Sub/Pow/Sqrt/Div) and exact GELU (Div/Erf/Add/Mul); on constants \
+    also Shape, Gather, Cast, Slice, Split, ConstantOfShape, Expand, Equal, Where, Tile, Mod, Sqrt, Neg, Exp, Erf, ReduceMean
     """
 
   func isConstant(_ v: String) -> Bool { constants[v] != nil }
@@ -271,7 +273,29 @@ struct GraphAnalysis {
         throw ImportError.node(node, "invalid slice")
       }
       if const(0) != nil { return [Out(r)] }
-      throw ImportError.node(node, "slicing an activation is not supported (the .lotr op set has no slice)")
+      return [Out(r.shape)] // an activation: only inside a fused attention (q/k/v of a packed projection)
+
+    case "Split":
+      try arity(1...2)
+      let s = shape(0)
+      let ax = try axis(node.int("axis", default: 0), s.count)
+      let parts = try splitSizes(node, length: s[ax])
+      var outs: [Out] = []
+      var start = 0
+      for len in parts {
+        var shape = s
+        shape[ax] = len
+        if let c = const(0) {
+          guard let r = c.slice(starts: [Int64(start)], ends: [Int64(start + len)], axes: [ax], steps: [1]) else {
+            throw ImportError.node(node, "invalid split")
+          }
+          outs.append(Out(r))
+        } else {
+          outs.append(Out(shape))
+        }
+        start += len
+      }
+      return outs
 
     case "Expand":
       try arity(2...2)
@@ -285,6 +309,53 @@ struct GraphAnalysis {
     case "Sub": return try elementwise(float: -, int: { $0 &- $1 })
     case "Mul": return try elementwise(float: *, int: { $0 &* $1 })
     case "Div": return try elementwise(float: /, int: { $1 == 0 ? 0 : $0 / $1 })
+    // Shape arithmetic that exporters write around Expand (nn.Transformer) and Tile
+    // (nn.MultiheadAttention's add_bias_kv): constants only.
+    case "Equal":
+      try arity(2...2)
+      guard allConst, let r = ConstTensor.binary(const(0)!, const(1)!, float: { $0 == $1 ? 1 : 0 }, int: { $0 == $1 ? 1 : 0 }) else {
+        throw ImportError.node(node, "Equal is only supported on constants (shape arithmetic)")
+      }
+      return [Out(ConstTensor(shape: r.shape, ints: r.ints))]
+
+    case "Where":
+      try arity(3...3)
+      guard allConst, let c = const(0), let x = const(1), let y = const(2),
+            let shape = Shapes.broadcast(c.shape, x.shape).flatMap({ Shapes.broadcast($0, y.shape) }) else {
+        throw ImportError.node(node, "Where is only supported on constants (shape arithmetic)")
+      }
+      let (ci, xi, yi) = (Shapes.broadcastIndices(from: c.shape, to: shape), Shapes.broadcastIndices(from: x.shape, to: shape),
+                          Shapes.broadcastIndices(from: y.shape, to: shape))
+      let cond = c.ints
+      if x.isFloat || y.isFloat {
+        let (a, b) = (x.floats, y.floats)
+        return [Out(ConstTensor(shape: shape, floats: ci.indices.map { cond[ci[$0]] != 0 ? a[xi[$0]] : b[yi[$0]] }))]
+      }
+      let (a, b) = (x.ints, y.ints)
+      return [Out(ConstTensor(shape: shape, ints: ci.indices.map { cond[ci[$0]] != 0 ? a[xi[$0]] : b[yi[$0]] }))]
+
+    case "Tile":
+      try arity(2...2)
+      let repeats = try need(1, "repeats").ints.map { Int($0) }
+      let s = shape(0)
+      guard repeats.count == s.count, repeats.allSatisfy({ $0 >= 1 }) else { throw ImportError.node(node, "repeats \(repeats) do not fit rank \(s.count)") }
+      guard let c = const(0) else { throw ImportError.node(node, "tiling an activation is not supported (only constants)") }
+      let out = zip(s, repeats).map { $0 * $1 }
+      let inStrides = Shapes.strides(s)
+      var flat: [Int] = []
+      flat.reserveCapacity(out.reduce(1, *))
+      var index = [Int](repeating: 0, count: out.count)
+      for _ in 0..<out.reduce(1, *) {
+        flat.append(zip(index, zip(s, inStrides)).reduce(0) { $0 + ($1.0 % $1.1.0) * $1.1.1 })
+        var d = out.count - 1
+        while d >= 0 { index[d] += 1; if index[d] < out[d] { break }; index[d] = 0; d -= 1 }
+      }
+      return [Out(c.gathered(out, flat))]
+
+    case "Mod":
+      guard node.int("fmod", default: 0) == 0 else { return try elementwise(float: { fmodf($0, $1) }, int: { $1 == 0 ? 0 : $0 % $1 }) }
+      // Integer Mod takes the divisor's sign (Python's %), like floor division.
+      return try elementwise(float: { $0 - $1 * ($0 / $1).rounded(.down) }, int: { $1 == 0 ? 0 : (($0 % $1) + $1) % $1 })
     case "Pow": return try elementwise(float: { powf($0, $1) }, int: nil)
     case "Sqrt": return try unary { $0.squareRoot() }
     case "Neg": return try unary { -$0 }
@@ -417,6 +488,27 @@ struct GraphAnalysis {
     default:
       throw ImportError.node(node, "op '\(node.opType)' is not supported. \(Self.supportedSummary)")
     }
+  }
+
+  /// Split's part lengths along an axis of `length`: input 1 (opset >= 13), the `split`
+  /// attribute (older), or `num_outputs` / the output count in equal parts (the last one
+  /// shorter, as ONNX says).
+  func splitSizes(_ node: Onnx_NodeProto, length: Int) throws -> [Int] {
+    var parts: [Int]
+    if node.input.count > 1, !node.input[1].isEmpty {
+      guard let c = constants[node.input[1]] else { throw ImportError.node(node, "split (input 1) must be a constant") }
+      parts = c.ints.map { Int($0) }
+    } else if let p = node.ints("split") {
+      parts = p
+    } else {
+      let k = node.int("num_outputs", default: node.output.count)
+      let each = (length + k - 1) / max(k, 1)
+      parts = (0..<k).map { min(each, max(length - $0 * each, 0)) }
+    }
+    guard parts.count == node.output.count, parts.allSatisfy({ $0 >= 0 }), parts.reduce(0, +) == length else {
+      throw ImportError.node(node, "split \(parts) does not divide \(length) into \(node.output.count) parts")
+    }
+    return parts
   }
 
   /// A constant-mode Pad with value 0 as (begin, end) per axis; the pads come from input 1

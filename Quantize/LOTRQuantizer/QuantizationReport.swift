@@ -45,7 +45,9 @@ public enum QuantizationRun {
     func evaluate(_ set: FaceSet, _ inputs: [(input: [Float], transform: [Float])]) throws -> Evaluation.Summary {
       let reference = try Evaluation.predict(floatModel, inputs: inputs, kernels: settings.kernels)
       let candidate = try Evaluation.predict(int8Model, inputs: inputs, kernels: settings.kernels)
-      return Evaluation.compare(reference: reference, candidate: candidate, truth: set.faces.map(\.landmarks))
+      // Ground truth of another scheme (a 68-point landmarks.csv for a 98-point model) only crops.
+      let n = graph.metadata.landmarkCount
+      return Evaluation.compare(reference: reference, candidate: candidate, truth: set.faces.map { $0.landmarks?.count == n ? $0.landmarks : nil })
     }
     let onCalibration = try evaluate(calibration, calibrationInputs)
     let validationInputs = validation?.inputs(for: graph.metadata)

@@ -1,4 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,9 +24,13 @@ struct LOTRQuantizeCommand: ParsableCommand {
 
       The ONNX model is the one training/ exports (opset 17, input 1x3xHxW, output 1xNx2, \
       metadata_props with landmark_count, mirror_permutation, crop_rule, input_size, mean, std, \
-      coordinate_convention, training_data and licence). BatchNorm is folded into convolutions, \
-      ReLU/ReLU6 fused, multi-head attention and LayerNorm recognised, and the graph laid out \
-      NHWC; anything that cannot be mapped is an error naming the ONNX node.
+      coordinate_convention, training_data and licence), or your own (any torch.onnx.export, \
+      opset 13 to 18): then give what its metadata_props lack with the metadata options \
+      (--mirror-permutation, --crop-scale, --normalization or --mean/--std at least; \
+      docs/QUANTIZATION.md, "Your own model"). BatchNorm is folded into convolutions, \
+      ReLU/ReLU6 fused, multi-head attention, LayerNorm and GELU recognised, the rest run as \
+      plain float ops, and the graph laid out NHWC; anything that cannot be mapped is an \
+      error naming the ONNX node.
 
       --float writes the float model. Without it the model is calibrated on the faces of \
       --calibration and quantised to int8 (per-channel weights, per-tensor activations; \
@@ -31,6 +40,8 @@ struct LOTRQuantizeCommand: ParsableCommand {
       Examples:
         lotr-quantize --onnx models/lotr-m-68.onnx --calibration calib/ --output models/lotr-m-68.lotr
         lotr-quantize --onnx models/lotr-m-68.onnx --float -o lotr-m-68-f32.lotr
+        lotr-quantize --onnx mine.onnx --mirror-permutation mirror98.json --crop-scale 1.3 \\
+          --normalization imagenet --calibration calib/ -o mine.lotr
       """)
 
   @Option(name: .long, help: ArgumentHelp("The trained model (ONNX, from training/).", valueName: "model.onnx"))
@@ -79,6 +90,9 @@ struct LOTRQuantizeCommand: ParsableCommand {
   @Flag(name: .shortAndLong, help: "Print every mapping note (folded BatchNorms, recognised patterns).")
   var verbose = false
 
+  @OptionGroup(title: "Metadata (for a model without lotr-edge's metadata_props; each replaces the ONNX key)")
+  var metadata: MetadataOptions
+
   func validate() throws {
     if float && (calibration != nil || validation != nil || sensitivity || !keepFloat.isEmpty) {
       throw ValidationError("--float writes the float model; --calibration, --validation, --sensitivity and --keep-float are for int8")
@@ -92,7 +106,7 @@ struct LOTRQuantizeCommand: ParsableCommand {
   }
 
   func run() throws {
-    let graph = try ONNXImporter.importModel(path: onnx)
+    let graph = try ONNXImporter.importModel(path: onnx, metadata: try metadata.overrides())
     let counts = graph.nodes.reduce(into: [Op: Int]()) { $0[$1.op, default: 0] += 1 }
     let macs = graph.macs()
     let weights = graph.tensors.compactMap { $0.data?.count }.reduce(0, +)
@@ -134,6 +148,98 @@ struct LOTRQuantizeCommand: ParsableCommand {
     try outcome.builder.write(to: output)
     for line in outcome.report { print(line) }
     print("wrote \(output) (int8)")
+  }
+}
+
+/// The model's metadata from the command line; docs/QUANTIZATION.md, "Your own model", says
+/// what each means. They fill `MetadataOverrides`, which MetadataMapping reads like the ONNX
+/// metadata_props it stands for.
+struct MetadataOptions: ParsableArguments {
+  @Option(name: .long, help: ArgumentHelp("Points the model outputs (default: the output's N).", valueName: "n"))
+  var landmarks: Int?
+
+  @Option(name: .long, help: ArgumentHelp("The model input's size (default: the graph input's); must match it.", valueName: "WxH or S"))
+  var inputSize: String?
+
+  @Option(name: .long, help: ArgumentHelp("input = (pixel / 255 - mean) / std: " + MetadataOverrides.Normalization.allCases.map(\.rawValue).joined(separator: ", ") + ".", valueName: "name"))
+  var normalization: String?
+
+  @Option(name: .long, help: ArgumentHelp("Per-channel mean of pixel / 255, RGB (instead of --normalization).", valueName: "r,g,b"))
+  var mean: String?
+
+  @Option(name: .long, help: ArgumentHelp("Per-channel std of pixel / 255, RGB (with --mean).", valueName: "r,g,b"))
+  var std: String?
+
+  @Option(name: .long, help: ArgumentHelp("Crop side / face box side: the square crop around the landmark box the model was trained on.", valueName: "k"))
+  var cropScale: Float?
+
+  @Option(name: .long, help: ArgumentHelp("Crop centre moved down by this many box sides (default 0).", valueName: "dy"))
+  var cropOffsetY: Float?
+
+  @Option(name: .long, help: ArgumentHelp("Which point a mirrored face's point i is: a JSON list or whitespace/comma-separated integers, N of them.", valueName: "file"))
+  var mirrorPermutation: String?
+
+  @Option(name: .long, help: ArgumentHelp("The outer eye corners (inter-ocular distance, eye-line roll); known for 68, 98 and 106 points.", valueName: "i,j"))
+  var outerEyes: String?
+
+  @Option(name: .long, help: ArgumentHelp("The landmark scheme's name (default: ibug68, wflw98, jd106 by the count).", valueName: "name"))
+  var scheme: String?
+
+  @Option(name: .long, help: ArgumentHelp("The model's name in the file (default: the ONNX file name).", valueName: "name"))
+  var name: String?
+
+  @Option(name: .long, help: ArgumentHelp("Output pixel convention: corner (u = X / W, pixel j spans [j, j+1)) or center (default corner).", valueName: "convention"))
+  var pixelConvention: String?
+
+  @Option(name: .long, help: ArgumentHelp("What the model was trained on (default: not stated).", valueName: "text"))
+  var trainingData: String?
+
+  @Option(name: .long, help: ArgumentHelp("The model's licence (default: not stated).", valueName: "text"))
+  var licence: String?
+
+  func validate() throws {
+    if normalization != nil && (mean != nil || std != nil) { throw ValidationError("--normalization names mean and std; give it or --mean/--std, not both") }
+    if (mean == nil) != (std == nil) { throw ValidationError("--mean and --std go together") }
+    if let n = normalization, MetadataOverrides.Normalization(rawValue: n) == nil {
+      throw ValidationError("--normalization is one of " + MetadataOverrides.Normalization.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    if let p = pixelConvention, !["corner", "center"].contains(p) { throw ValidationError("--pixel-convention is corner or center") }
+    if cropOffsetY != nil && cropScale == nil { throw ValidationError("--crop-offset-y needs --crop-scale") }
+  }
+
+  static func numbers<T>(_ text: String, _ flag: String, count: Int?, _ parse: (Substring) -> T?) throws -> [T] {
+    let parts = text.split(whereSeparator: { ",[] \n\t\r".contains($0) })
+    let values = parts.compactMap(parse)
+    guard values.count == parts.count, count == nil || values.count == count else {
+      throw ValidationError("\(flag): '\(text.prefix(60))' is not \(count.map { "\($0) " } ?? "")comma-separated numbers")
+    }
+    return values
+  }
+
+  func overrides() throws -> MetadataOverrides {
+    var m = MetadataOverrides()
+    m.name = name
+    m.landmarks = landmarks
+    m.scheme = scheme
+    if let s = inputSize {
+      let wh = try Self.numbers(s.lowercased().replacingOccurrences(of: "x", with: ","), "--input-size", count: nil) { Int($0) }
+      guard (1...2).contains(wh.count) else { throw ValidationError("--input-size is W, or WxH") }
+      m.inputWidth = wh[0]; m.inputHeight = wh.last
+    }
+    if let n = normalization.flatMap(MetadataOverrides.Normalization.init(rawValue:)) { m.mean = n.mean; m.std = n.std }
+    if let t = mean { m.mean = try Self.numbers(t, "--mean", count: 3) { Float($0) } }
+    if let t = std { m.std = try Self.numbers(t, "--std", count: 3) { Float($0) } }
+    m.cropScale = cropScale
+    m.cropOffsetY = cropOffsetY
+    if let path = mirrorPermutation {
+      guard let bytes = FileManager.default.contents(atPath: path) else { throw ValidationError("--mirror-permutation: cannot read \(path)") }
+      m.mirrorPermutation = try Self.numbers(String(decoding: bytes, as: UTF8.self), "--mirror-permutation \(path)", count: nil) { Int($0) }
+    }
+    if let e = outerEyes { m.outerEyes = try Self.numbers(e, "--outer-eyes", count: 2) { Int($0) } }
+    m.pixelConvention = pixelConvention
+    m.trainingData = trainingData
+    m.licence = licence
+    return m
   }
 }
 

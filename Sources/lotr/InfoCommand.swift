@@ -22,7 +22,7 @@ struct InfoCommand: ParsableCommand {
     }
     let m = file.metadata
     print("model      \(m.name)  (format 1.\(file.versionMinor), \(file.byteCount) bytes, all checksums OK)")
-    print("landmarks  \(m.landmarkCount) (\(m.landmarkScheme))")
+    print("landmarks  \(m.landmarkCount) (\(m.landmarkScheme))" + (m.outerEyes.map { ", outer eyes \($0[0]), \($0[1])" } ?? ""))
     print("input      \(m.input.width)x\(m.input.height) \(m.input.color), (x/255 - mean) / std, mean \(m.normalization.mean), std \(m.normalization.std)")
     print("crop       \(m.crop.rule), side = \(m.crop.scale) x box side, offset_y \(m.crop.offsetY)")
     print("output     \(m.output.coordinates), \(m.output.pixelConvention) convention")

@@ -106,6 +106,22 @@ struct NaiveEvaluator {
       } }
       return y
 
+    case .batchMatMul:
+      let (a, b) = (ins[0], ins[1])
+      let (batch, m, k) = (shapes[0][0], shapes[0][1], shapes[0][2])
+      let mm = n.attributes(as: OpSchema.BatchMatMul.self), tb = mm.transposeB
+      let nn = out[2]
+      var y = [Float](repeating: 0, count: batch * m * nn)
+      for i in 0..<batch { for r in 0..<m { for c in 0..<nn {
+        var acc: Float = 0
+        for t in 0..<k { acc += a[(i * m + r) * k + t] * (tb ? b[(i * nn + c) * k + t] : b[(i * k + t) * nn + c]) }
+        y[(i * m + r) * nn + c] = acc * mm.alpha
+      } } }
+      return y
+
+    case .mul: return zip(ins[0], ins[1]).map { $0 * $1 }
+    case .tanh: return ins[0].map { (x: Float) -> Float in tanh(x) }
+
     case .layerNorm:
       return layerNorm(ins[0], ins[1], ins[2], n.attributes(as: OpSchema.LayerNorm.self).epsilon)
 

@@ -214,6 +214,26 @@ final class ONNXImportTests: XCTestCase {
     try checkAgainstExpected("shape_folding", model)
   }
 
+  func testFallbackOpsRunWhatNoPatternCovers() throws {
+    let (_, model) = try importAndValidate(onnxFixture("fallback_elementwise"))
+    // Neg, c - x, x - y (a negate each), Div, Pow 3 (two products), x * y; two batched products.
+    XCTAssertEqual(ops(model)[.mul], 7, "\(ops(model))")
+    XCTAssertEqual(ops(model)[.tanh], 1)
+    XCTAssertEqual(ops(model)[.batchMatMul], 2)
+    XCTAssertEqual(ops(model)[.add], 2, "c + (-x) and a + (-b)")
+    XCTAssertEqual(model.versionMinor, 4)
+    // Outputs span about -55..41: 1e-3 is 1e-5 of that.
+    try checkAgainstExpected("fallback_elementwise", model, tolerance: 1e-3)
+    let network = try Network(model: model, kernels: try KernelPath.default())
+    let x = try readFloats(fixtures.appendingPathComponent("onnx/fallback_elementwise.input.bin").path)
+    let nhwc = nchwToNHWC(x, c: 3, h: 8, w: 8)
+    network.inputPointer.assumingMemoryBound(to: Float.self).update(from: nhwc, count: nhwc.count)
+    network.run()
+    let expected = try readFloats(fixtures.appendingPathComponent("onnx/fallback_elementwise.expected.bin").path)
+    let worst = zip(network.output, expected).map { abs($0 - $1) }.max()!
+    XCTAssertLessThan(worst, 1e-3, "the runtime's MUL, TANH, BATCH_MATMUL: max |lotr - onnxruntime| = \(worst)")
+  }
+
   // MARK: errors
 
   func testUnsupportedOpIsNamed() throws {
@@ -227,11 +247,15 @@ final class ONNXImportTests: XCTestCase {
 
   func testMissingMetadataKeyIsNamed() throws {
     var proto = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: URL(fileURLWithPath: onnxFixture("conv_bn"))))
-    proto.metadataProps.removeAll { $0.key == "licence" }
+    proto.metadataProps.removeAll { $0.key == "crop_rule" || $0.key == "licence" }
     let bytes: [UInt8] = try proto.serializedBytes()
-    XCTAssertThrowsError(try ONNXImporter.importModel(bytes: bytes, name: "no-licence.onnx")) { error in
-      XCTAssertTrue("\(error)".contains("no 'licence'"), "\(error)")
+    XCTAssertThrowsError(try ONNXImporter.importModel(bytes: bytes, name: "no-crop-rule.onnx")) { error in
+      XCTAssertTrue("\(error)".contains("no 'crop_rule'; give --crop-scale K"), "\(error)")
     }
+    var crop = MetadataOverrides()
+    crop.cropScale = 1.3
+    let graph = try ONNXImporter.importModel(bytes: bytes, name: "no-crop-rule.onnx", metadata: crop)
+    XCTAssertEqual(graph.metadata.licence, "not stated", "an optional key left out")
   }
 
   func testNotAnONNXFile() throws {

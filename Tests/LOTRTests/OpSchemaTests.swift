@@ -10,14 +10,14 @@ final class OpSchemaTests: XCTestCase {
       .conv2d: (3, 11), .deconv2d: (3, 10), .add: (2, 2), .linear: (3, 2), .matmul: (2, 2), .layerNorm: (3, 1),
       .softmax: (1, 0), .gelu: (1, 0), .relu: (1, 0), .sigmoid: (1, 0), .clamp: (1, 2), .attention: (11, 1),
       .reshape: (1, 0), .transpose: (1, 4), .concat: (2, 1), .quantize: (1, 0), .dequantize: (1, 0), .maxPool: (1, 8),
-      .pad: (1, 8),
+      .pad: (1, 8), .mul: (2, 0), .batchMatMul: (2, 2), .tanh: (1, 0),
     ]
     XCTAssertEqual(Set(documented.keys), Set(Op.allCases))
     for op in Op.allCases {
       XCTAssertEqual(op.inputCount, documented[op]!.0, "\(op) inputs")
       XCTAssertEqual(op.attributeWords, documented[op]!.1, "\(op) attribute words")
       XCTAssertEqual(op.attributesType.op, op, "\(op)'s entry names its op")
-      XCTAssertEqual(op.sinceMinor, [Op.maxPool: 1, .pad: 2][op] ?? 0, "\(op): the format minor that added it")
+      XCTAssertEqual(op.sinceMinor, [Op.maxPool: 1, .pad: 2, .mul: 4, .batchMatMul: 4, .tanh: 4][op] ?? 0, "\(op): the format minor that added it")
     }
   }
 
@@ -29,6 +29,7 @@ final class OpSchemaTests: XCTestCase {
     let deconv = OpSchema.Deconv2D(Window2D(kernel: 4, stride: 2, pad: 1), clamp: .relu)
     XCTAssertEqual(deconv.words, [4, 4, 2, 2, 1, 1, 1, 1, f(0), f(.infinity)])
     XCTAssertEqual(OpSchema.MatMul(transposeB: true, alpha: 0.125).words, [1, f(0.125)])
+    XCTAssertEqual(OpSchema.BatchMatMul(transposeB: true, alpha: 0.5).words, [1, f(0.5)])
     XCTAssertEqual(OpSchema.Transpose(perm: [1, 0]).words, [1, 0, 2, 3], "axes past the rank keep their place")
     XCTAssertEqual(OpSchema.Concat(axis: 3).words, [3])
     XCTAssertEqual(OpSchema.Attention(heads: 4).words, [4])

@@ -191,8 +191,9 @@ public struct ModelBuilder {
     let fileSize = body.bytes.count
     file.bytes = ModelFormat.magic
     file.u16(ModelFormat.versionMajor)
-    // The lowest minor that holds these ops and META keys (1.3: a face detector's task and anchors).
-    let metaMinor: UInt16 = metadata.kind == .faceDetection ? 3 : 0
+    // The lowest minor that holds these ops and META keys (1.3: a face detector's task and
+    // anchors; 1.4: outer_eyes).
+    let metaMinor: UInt16 = metadata.outerEyes != nil ? 4 : metadata.kind == .faceDetection ? 3 : 0
     file.u16(max(metaMinor, nodes.map { $0.attributes.op.sinceMinor }.max() ?? 0))
     file.u32(UInt32(ModelFormat.headerSize))
     file.u64(UInt64(fileSize))

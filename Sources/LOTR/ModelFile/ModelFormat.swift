@@ -3,9 +3,10 @@
 public enum ModelFormat {
   public static let magic: [UInt8] = [0x4C, 0x4F, 0x54, 0x52, 0x4D, 0x44, 0x4C, 0x1A] // "LOTRMDL\x1a"
   public static let versionMajor: UInt16 = 1
-  /// The highest minor this runtime reads and writes (1.1 added MAXPOOL, 1.2 PAD, 1.3 the face-detection task in META). A writer stamps
+  /// The highest minor this runtime reads and writes (1.1 added MAXPOOL, 1.2 PAD, 1.3 the face-detection task in META,
+  /// 1.4 MUL, BATCH_MATMUL, TANH and META outer_eyes). A writer stamps
   /// the lowest minor that holds its ops (`Op.sinceMinor`), so 1.0 files stay 1.0.
-  public static let versionMinor: UInt16 = 3
+  public static let versionMinor: UInt16 = 4
   public static let headerSize = 64
   public static let sectionEntrySize = 32
   public static let tensorRecordSize = 64
@@ -68,7 +69,7 @@ public enum Quantization: Sendable, Equatable {
   case perChannel(axis: Int, scalesTensor: Int)
 }
 
-/// The op set of format version 1.1: the id on disk and the name; each op's attributes,
+/// The op set of format version 1.4: the id on disk and the name; each op's attributes,
 /// arity and rules are its entry in OpSchema (OpSchemaEntries.swift).
 public enum Op: UInt16, CaseIterable, Sendable, CustomStringConvertible {
   case conv2d = 1, deconv2d, add, linear, matmul, layerNorm, softmax, gelu, relu, sigmoid, clamp, attention,
@@ -77,6 +78,8 @@ public enum Op: UInt16, CaseIterable, Sendable, CustomStringConvertible {
   case maxPool = 18
   /// Format 1.2.
   case pad = 19
+  /// Format 1.4: the float ops of the importer's fallback for graphs no pattern covers.
+  case mul = 20, batchMatMul, tanh
 
   public var description: String {
     switch self {
@@ -99,6 +102,9 @@ public enum Op: UInt16, CaseIterable, Sendable, CustomStringConvertible {
     case .dequantize: return "DEQUANTIZE"
     case .maxPool: return "MAXPOOL"
     case .pad: return "PAD"
+    case .mul: return "MUL"
+    case .batchMatMul: return "BATCH_MATMUL"
+    case .tanh: return "TANH"
     }
   }
 }

@@ -80,6 +80,9 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
   public var landmarkCount: Int
   public var landmarkScheme: String
   public var mirrorPermutation: [Int]
+  /// (1.4) The outer eye corners [i, j] (the inter-ocular distance, the eye line's roll);
+  /// absent: those of the scheme known by the count (`LandmarkError.outerEyeCorners`).
+  public var outerEyes: [Int]?
   public var input: Input
   public var normalization: Normalization
   public var crop: Crop
@@ -91,17 +94,23 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
 
   enum CodingKeys: String, CodingKey {
     case name, task, anchors, landmarkCount = "landmark_count", landmarkScheme = "landmark_scheme",
-      mirrorPermutation = "mirror_permutation", input, normalization, crop, output,
+      mirrorPermutation = "mirror_permutation", outerEyes = "outer_eyes", input, normalization, crop, output,
       trainingData = "training_data", licence, source, quantization
   }
 
   public init(name: String, task: Task? = nil, anchors: Anchors? = nil, landmarkCount: Int, landmarkScheme: String,
-              mirrorPermutation: [Int], input: Input, normalization: Normalization, crop: Crop, output: Output,
+              mirrorPermutation: [Int], outerEyes: [Int]? = nil, input: Input, normalization: Normalization, crop: Crop, output: Output,
               trainingData: String, licence: String, source: [String: String]? = nil, quantization: [String: String]? = nil) {
     self.name = name; self.task = task?.rawValue; self.anchors = anchors; self.landmarkCount = landmarkCount; self.landmarkScheme = landmarkScheme
-    self.mirrorPermutation = mirrorPermutation; self.input = input; self.normalization = normalization
+    self.mirrorPermutation = mirrorPermutation; self.outerEyes = outerEyes; self.input = input; self.normalization = normalization
     self.crop = crop; self.output = output; self.trainingData = trainingData; self.licence = licence
     self.source = source; self.quantization = quantization
+  }
+
+  /// The outer eye corners: META's, else the scheme's (68, 98, 106 points).
+  public var outerEyeCorners: (Int, Int)? {
+    if let e = outerEyes { return (e[0], e[1]) }
+    return LandmarkError.outerEyeCorners(count: landmarkCount)
   }
 
   public var kind: Task { task.flatMap(Task.init(rawValue:)) ?? .landmarks }
@@ -135,6 +144,9 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
       return "mirror_permutation has \(mirrorPermutation.count) entries, landmark_count is \(landmarkCount)"
     }
     if Set(mirrorPermutation) != Set(0..<landmarkCount) { return "mirror_permutation is not a permutation of 0..<\(landmarkCount)" }
+    if let e = outerEyes, e.count != 2 || e[0] == e[1] || !e.allSatisfy({ (0..<landmarkCount).contains($0) }) {
+      return "outer_eyes \(e) is not two different points of 0..<\(landmarkCount)"
+    }
     if !(1...4096).contains(input.width) || !(1...4096).contains(input.height) {
       return "input size \(input.width)x\(input.height) is not in 1...4096"
     }

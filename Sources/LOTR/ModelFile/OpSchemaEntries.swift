@@ -1,4 +1,4 @@
-/// One entry per op of format 1.1 (docs/FORMAT.md, "Ops"); OpSchema.swift says what an
+/// One entry per op of format 1.4 (docs/FORMAT.md, "Ops"); OpSchema.swift says what an
 /// entry holds. Shapes: activations NHWC with batch 1, conv weights OHWI, depthwise
 /// weights [1, KH, KW, C], linear weights [N, K].
 public enum OpSchema {
@@ -419,6 +419,61 @@ extension OpSchema {
 
     public func int8Form(_ ins: [[Int]], _ out: [Int]) -> Int8Form { .sharesInputQuantization }
   }
+
+  // MARK: format 1.4: the importer's float fallback
+
+  /// y = a ⊙ b, element by element; a, b and y one shape, f32 (a constant operand is stored
+  /// broadcast to it, as ADD's is).
+  public struct Mul: OpAttributes {
+    public static let op = Op.mul
+    public static let inputs = ["a", "b"]
+    public static let sinceMinor: UInt16 = 4
+
+    public init() {}
+    public mutating func code(_ c: inout AttributeCoder) {}
+
+    public func problem(_ ins: [TensorInfo], _ out: TensorInfo) -> String? {
+      if let p = OperandRules.sameShape(ins[0], ins[1]) ?? OperandRules.sameShape(ins[0], out) { return p }
+      return [ins[0], ins[1], out].allSatisfy({ $0.dtype == .f32 }) ? nil : "MUL stays float: inputs and output f32"
+    }
+
+    public func macs(_ ins: [[Int]], _ out: [Int]) -> Int { out.reduce(1, *) }
+  }
+
+  /// y [B, M, N] = alpha · a [B, M, K] · b [B, K, N] (b [B, N, K] when transpose_b), one
+  /// matrix product per batch entry; f32. Attention scores and weighted sums that no
+  /// pattern fused (heads as the batch).
+  public struct BatchMatMul: OpAttributes {
+    public static let op = Op.batchMatMul
+    public static let inputs = ["a", "b"]
+    public static let sinceMinor: UInt16 = 4
+    public var transposeB = false
+    public var alpha: Float = 1
+
+    public init() {}
+    public init(transposeB: Bool, alpha: Float = 1) { self.transposeB = transposeB; self.alpha = alpha }
+
+    public mutating func code(_ c: inout AttributeCoder) { c.bool(&transposeB); c.float(&alpha) }
+
+    public func problem(_ ins: [TensorInfo], _ out: TensorInfo) -> String? {
+      let (a, b) = (ins[0], ins[1])
+      guard [a, b, out].allSatisfy({ $0.dtype == .f32 && $0.shape.count == 3 }) else { return "operands must be f32 [batch, rows, columns]" }
+      let (kb, n) = transposeB ? (b.shape[2], b.shape[1]) : (b.shape[1], b.shape[2])
+      guard a.shape[0] == b.shape[0], a.shape[2] == kb, out.shape == [a.shape[0], a.shape[1], n] else {
+        return "shapes \(a.shape) x \(b.shape) -> \(out.shape) do not agree"
+      }
+      return alpha.isFinite ? nil : "alpha is not finite"
+    }
+
+    public func macs(_ ins: [[Int]], _ out: [Int]) -> Int { out.reduce(1, *) * ins[0][2] }
+  }
+
+  /// tanh, element by element (the tanh form of GELU, written out by exporters).
+  public struct Tanh: FloatElementwiseOp {
+    public static let op = Op.tanh
+    public static let sinceMinor: UInt16 = 4
+    public init() {}
+  }
 }
 
 extension Op {
@@ -444,6 +499,9 @@ extension Op {
     case .dequantize: return OpSchema.Dequantize.self
     case .maxPool: return OpSchema.MaxPool.self
     case .pad: return OpSchema.Pad.self
+    case .mul: return OpSchema.Mul.self
+    case .batchMatMul: return OpSchema.BatchMatMul.self
+    case .tanh: return OpSchema.Tanh.self
     }
   }
 

@@ -355,6 +355,34 @@ public final class Network: @unchecked Sendable {
 
     case .pad:
       return try preparePad(node)
+
+    case .mul:
+      let count = t[node.outputs[0]].elementCount
+      let pa = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
+      let pb = pointer(node.inputs[1]).assumingMemoryBound(to: Float.self)
+      let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
+      return { for i in 0..<count { py[i] = pa[i] * pb[i] } }
+
+    case .batchMatMul:
+      let (a, y) = (t[node.inputs[0]], t[node.outputs[0]])
+      let mm = node.attributes(as: OpSchema.BatchMatMul.self)
+      let (batch, m, kk, nn) = (a.shape[0], a.shape[1], a.shape[2], y.shape[2])
+      let ldb = Int32(t[node.inputs[1]].shape[2])
+      let pa = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
+      let pb = pointer(node.inputs[1]).assumingMemoryBound(to: Float.self)
+      let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
+      return {
+        for i in 0..<batch {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, mm.transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(nn), Int32(kk),
+                      mm.alpha, pa + i * m * kk, Int32(kk), pb + i * kk * nn, ldb, 0, py + i * m * nn, Int32(nn))
+        }
+      }
+
+    case .tanh:
+      let count = t[node.inputs[0]].elementCount
+      let px = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
+      let py = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
+      return { for i in 0..<count { py[i] = tanhf(px[i]) } }
     }
   }
 }

@@ -212,6 +212,35 @@ def unsupported() -> None:
     g.save("unsupported", 8, 16, out)
 
 
+def fallback_elementwise() -> None:
+    """The importer's float fallback, one ONNX op at a time on tokens [1, 16, 8]: Neg,
+    constant - x, x - y, Div by a constant, Pow 3, Tanh, x * y, then a batched MatMul of
+    per-head views ([1, 2, 16, 4] x [1, 2, 4, 16], and back) with no Softmax, so no attention
+    pattern applies: MUL, ADD, TANH and BATCH_MATMUL in the file."""
+    g = G(7)
+    x = g.node("Conv", "/stem/Conv", ["input", g.rand("stem.w", 8, 3, 3, 3), g.rand("stem.b", 8)],
+               kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    t = g.node("Reshape", "/tok/Reshape", [x, g.const("tok.shape", np.array([1, 8, -1], np.int64))])
+    t = g.node("Transpose", "/tok/Transpose", [t], perm=[0, 2, 1])
+    a = g.node("Neg", "/Neg", [t])
+    b = g.node("Sub", "/SubConst", [g.rand("c0", 8), t])
+    c = g.node("Sub", "/Sub", [a, b])
+    d = g.node("Div", "/Div", [c, g.const("half", np.array(0.5, np.float32))])
+    e = g.node("Pow", "/Pow", [d, g.const("cube", np.array(3.0, np.float32))])
+    f = g.node("Tanh", "/Tanh", [e])
+    h = g.node("Mul", "/Mul", [f, t])
+    h = g.node("Reshape", "/heads/Reshape", [h, g.const("heads.shape", np.array([1, 16, 2, 4], np.int64))])
+    h = g.node("Transpose", "/heads/Transpose", [h], perm=[0, 2, 1, 3])
+    k = g.node("Transpose", "/heads/TransposeK", [h], perm=[0, 1, 3, 2])
+    s = g.node("MatMul", "/scores/MatMul", [h, k])
+    y = g.node("MatMul", "/sum/MatMul", [s, h])
+    y = g.node("Transpose", "/merge/Transpose", [y], perm=[0, 2, 1, 3])
+    y = g.node("Reshape", "/merge/Reshape", [y, g.const("merge.shape", np.array([1, 16, 8], np.int64))])
+    y = g.node("MatMul", "/head/MatMul", [y, g.rand("head.w", 8, 2)])
+    y = g.node("Add", "/head/Add", [y, g.rand("head.b", 2)])
+    g.save("fallback_elementwise", 8, 16, y)
+
+
 if __name__ == "__main__":
     conv_bn()
     layernorm_decomposed()
@@ -219,3 +248,4 @@ if __name__ == "__main__":
     deconv_maxpool()
     pad_residual()
     unsupported()
+    fallback_elementwise()
