@@ -5,19 +5,13 @@ import XCTest
 
 /// The shipped int8 BlazeFace (models/blazeface-short.lotr) on the fixture faces.
 final class CNNFaceDetectorTests: XCTestCase {
-  let modelsDir: String = {
-    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(3)
-    return parts.joined(separator: "/") + "/models"
-  }()
-
   func fixtureFaces() throws -> [(RGBImage, [Point])] {
     let set = try FaceDataset(directory: visionFixtures)
     return try set.faces.map { (try RGBImage(contentsOf: set.imagePath($0)), $0.points) }
   }
 
   func testFindsEachFixtureFaceWithItsEyesAndACropOnTheLandmarks() throws {
-    let detector = try CNNFaceDetector(path: modelsDir + "/blazeface-short.lotr")
+    let detector = try CNNFaceDetector(path: shippedModels + "/blazeface-short.lotr")
     XCTAssertEqual(detector.metadata.kind, .faceDetection)
     XCTAssertGreaterThan(detector.network.steps.filter(\.int8).count, 60, "the backbone runs int8")
     for (image, points) in try fixtureFaces() {
@@ -37,7 +31,7 @@ final class CNNFaceDetectorTests: XCTestCase {
   }
 
   func testFindsASmallFaceInA640x480FrameAndNothingOnBackground() throws {
-    let detector = try CNNFaceDetector(path: modelsDir + "/blazeface-short.lotr")
+    let detector = try CNNFaceDetector(path: shippedModels + "/blazeface-short.lotr")
     let (image, points) = try fixtureFaces()[0]
     let clip = SyntheticClip(sources: [(image, points)], frameCount: 1)
     let box = FaceBox(bounding: points)!
@@ -53,10 +47,10 @@ final class CNNFaceDetectorTests: XCTestCase {
   }
 
   func testModelsOfTheOtherTaskAreRefusedByName() throws {
-    XCTAssertThrowsError(try CNNFaceDetector(path: modelsDir + "/lotr-s-68.lotr")) { error in
+    XCTAssertThrowsError(try CNNFaceDetector(path: shippedModels + "/lotr-s-68.lotr")) { error in
       XCTAssertTrue("\(error)".contains("not a face detector"), "\(error)")
     }
-    XCTAssertThrowsError(try LandmarkModel(path: modelsDir + "/blazeface-short.lotr")) { error in
+    XCTAssertThrowsError(try LandmarkModel(path: shippedModels + "/blazeface-short.lotr")) { error in
       XCTAssertTrue("\(error)".contains("not a landmark model"), "\(error)")
     }
   }

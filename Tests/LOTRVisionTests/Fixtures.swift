@@ -6,3 +6,10 @@ let visionFixtures: String = {
   parts.removeLast(2)
   return parts.joined(separator: "/") + "/Fixtures/vision"
 }()
+
+/// The shipped models (models/ at the repository root).
+let shippedModels: String = {
+  var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+  parts.removeLast(3)
+  return parts.joined(separator: "/") + "/models"
+}()

@@ -4,12 +4,6 @@ import LOTREval
 import XCTest
 
 final class LandmarkConfidenceTests: XCTestCase {
-  let modelsDir: String = {
-    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-    parts.removeLast(3)
-    return parts.joined(separator: "/") + "/models"
-  }()
-
   /// Samples whose label depends on two features: the fit must rank by them with the
   /// right signs and leave an irrelevant one near zero.
   func testFitRecoversTheSignsAndRanksWell() {
@@ -36,8 +30,8 @@ final class LandmarkConfidenceTests: XCTestCase {
   /// The shipped models on the fixture faces: high on the face's own crop, low on a crop
   /// shifted half a face off it and where no face is found.
   func testShippedScoreSeparatesRightFromWrongCrops() throws {
-    let lm = try LandmarkModel(path: modelsDir + "/lotr-m-68.lotr")
-    let detector = try CNNFaceDetector(path: modelsDir + "/blazeface-short.lotr")
+    let lm = try LandmarkModel(path: shippedModels + "/lotr-m-68.lotr")
+    let detector = try CNNFaceDetector(path: shippedModels + "/blazeface-short.lotr")
     let set = try FaceDataset(directory: visionFixtures)
     for f in set.faces {
       let image = try RGBImage(contentsOf: set.imagePath(f))
