@@ -134,7 +134,7 @@ def write_calibration_folder(folder: Path, data_root: Path, chosen_names: list[s
         fail("calibration names not all found in landmarks.csv")
     (folder / "landmarks.csv").write_text("\n".join(rows) + "\n")
     for n in chosen_names:
-        os.symlink(data_root / "images" / n, folder / "images" / n)
+        os.symlink((data_root / "images" / n).resolve(), folder / "images" / n)  # --data may be relative
 
 
 class Prep:
