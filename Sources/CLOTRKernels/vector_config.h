@@ -24,11 +24,11 @@ typedef void (*lotr_f32_unary_fn)(size_t n, const float* x, float* y);
 typedef void (*lotr_f32_attention_head_fn)(size_t q_rows, size_t kv_rows, size_t head_dim, float scale,
                                            const float* q, size_t q_stride, const float* k, const float* v,
                                            size_t kv_stride, float* y, size_t y_stride, float* scratch);
-/* Per head: K transposed, padded to whole 8-float vectors of keys, plus one row of scores;
+/* Per head: K transposed, padded to whole 8-float vectors of keys, plus two rows of scores;
  * rounded to 64 bytes so heads on different threads never share a cache line. */
 #define LOTR_ATTENTION_KV_PADDED(kv_rows) LOTR_ROUND_UP((kv_rows), 8)
 #define LOTR_ATTENTION_HEAD_SCRATCH_FLOATS(kv_rows, head_dim) \
-  LOTR_ROUND_UP(((head_dim) + 1) * LOTR_ATTENTION_KV_PADDED(kv_rows), 16)
+  LOTR_ROUND_UP(((head_dim) + 2) * LOTR_ATTENTION_KV_PADDED(kv_rows), 16)
 
 struct lotr_vector_config {
   lotr_qs8_add_fn add;
