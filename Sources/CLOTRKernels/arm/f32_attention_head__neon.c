@@ -2,9 +2,10 @@
  * lotr_f32_attention_head__armv7). LOTR: 25-68 queries over 25-68 keys, head_dim 24 for
  * lotr-s, 32 for lotr-m; any size works.
  *
- * The avx2 variant's scheme with 4-float vectors: K transposed into scratch as
- * kt[head_dim][kv_padded] (keys past kv_rows zero), one query's scores as broadcast q[c]
- * times 4-key vectors in tiles of up to 16 keys, even and odd c in separate accumulators
+ * The avx2 variant's layout with 4-float vectors, one query at a time (not yet tuned on a
+ * Pi: correctness under qemu only): K transposed into scratch as kt[head_dim][kv_padded]
+ * (keys past kv_rows zero), one query's scores as broadcast q[c] times 4-key vectors in
+ * tiles of up to 16 keys, even and odd c in separate accumulators
  * (8 chains: the A72's FMLA latency is 7 cycles); softmax in place with padding keys at
  * -inf; y = (sum_j e_j v_j) / sum_j e_j in column tiles of up to 16, even and odd keys in
  * separate accumulators, the head_dim % 4 columns scalar. On ARMv7 lotr_vmlaq_f32 rounds

@@ -27,12 +27,36 @@ static inline __m256i lanes_below(size_t n) {
 
 /* For query rows 0 and (rows == 2) 1: s_r[0 .. 8*vecs) = scale * (q_r . kt[:, 0 .. 8*vecs)).
  * rows (1-2) and vecs (1-4) are constants at every call: the guards fold and the
- * accumulators stay in registers. */
+ * accumulators stay in registers. Narrow tiles (vecs <= 2) sum odd c into the spare
+ * accumulators, so every tile keeps at least 6 FMA chains in flight. */
 static inline __attribute__((always_inline)) void score_tile(const int rows, const int vecs, size_t head_dim,
                                                              size_t kv_padded, const float* q0, const float* q1,
                                                              const float* kt, __m256 scale, float* s0, float* s1) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-  for (size_t c = 0; c < head_dim; c++) {
+  size_t c = 0;
+  if (vecs <= 2) {
+    for (; c + 2 <= head_dim; c += 2) {
+      const float* kc = kt + c * kv_padded;
+      const __m256 x0 = _mm256_broadcast_ss(q0 + c), y0 = _mm256_broadcast_ss(q0 + c + 1);
+      const __m256 x1 = rows > 1 ? _mm256_broadcast_ss(q1 + c) : x0;
+      const __m256 y1 = rows > 1 ? _mm256_broadcast_ss(q1 + c + 1) : y0;
+      __m256 even = _mm256_loadu_ps(kc), odd = _mm256_loadu_ps(kc + kv_padded);
+      a0 = _mm256_fmadd_ps(x0, even, a0);
+      a2 = _mm256_fmadd_ps(y0, odd, a2);
+      if (rows > 1) b0 = _mm256_fmadd_ps(x1, even, b0);
+      if (rows > 1) b2 = _mm256_fmadd_ps(y1, odd, b2);
+      if (vecs > 1) {
+        even = _mm256_loadu_ps(kc + 8), odd = _mm256_loadu_ps(kc + kv_padded + 8);
+        a1 = _mm256_fmadd_ps(x0, even, a1);
+        a3 = _mm256_fmadd_ps(y0, odd, a3);
+        if (rows > 1) b1 = _mm256_fmadd_ps(x1, even, b1);
+        if (rows > 1) b3 = _mm256_fmadd_ps(y1, odd, b3);
+      }
+    }
+    a0 = _mm256_add_ps(a0, a2), a1 = _mm256_add_ps(a1, a3), b0 = _mm256_add_ps(b0, b2), b1 = _mm256_add_ps(b1, b3);
+    a2 = a3 = b2 = b3 = _mm256_setzero_ps();
+  }
+  for (; c < head_dim; c++) {
     const __m256 x0 = _mm256_broadcast_ss(q0 + c);
     const __m256 x1 = rows > 1 ? _mm256_broadcast_ss(q1 + c) : x0;
     const float* kc = kt + c * kv_padded;
@@ -81,20 +105,35 @@ static inline __attribute__((always_inline)) void score_rows(const int rows, siz
   }
 }
 
-/* s[j] = exp(s[j] - max) over the padded row (padding set to -inf first, giving 0);
- * returns 1 / sum in every lane. */
-static inline __m256 softmax_row(size_t kv_rows, size_t kv_padded, float* s) {
-  for (size_t j = kv_rows; j < kv_padded; j++) s[j] = -INFINITY;
-  __m256 vmax = _mm256_loadu_ps(s);
-  for (size_t j = 8; j < kv_padded; j += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(s + j));
-  vmax = _mm256_set1_ps(hmax(vmax));
-  __m256 vsum = _mm256_setzero_ps();
-  for (size_t j = 0; j < kv_padded; j += 8) {
-    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vmax));
-    _mm256_storeu_ps(s + j, e);
-    vsum = _mm256_add_ps(vsum, e);
+/* For rows 0 and (rows == 2) 1: s_r[j] = exp(s_r[j] - max_r) over the padded row (padding
+ * set to -inf first, giving 0); inv_r = 1 / sum_j s_r[j] in every lane. The two rows' exp
+ * chains interleave (each is about 15 dependent operations). */
+static inline __attribute__((always_inline)) void softmax_rows(const int rows, size_t kv_rows, size_t kv_padded,
+                                                               float* s0, float* s1, __m256* inv0, __m256* inv1) {
+  for (size_t j = kv_rows; j < kv_padded; j++) {
+    s0[j] = -INFINITY;
+    if (rows > 1) s1[j] = -INFINITY;
   }
-  return _mm256_set1_ps(1.0f / hsum(vsum));
+  __m256 max0 = _mm256_loadu_ps(s0), max1 = rows > 1 ? _mm256_loadu_ps(s1) : max0;
+  for (size_t j = 8; j < kv_padded; j += 8) {
+    max0 = _mm256_max_ps(max0, _mm256_loadu_ps(s0 + j));
+    if (rows > 1) max1 = _mm256_max_ps(max1, _mm256_loadu_ps(s1 + j));
+  }
+  max0 = _mm256_set1_ps(hmax(max0));
+  if (rows > 1) max1 = _mm256_set1_ps(hmax(max1));
+  __m256 sum0 = _mm256_setzero_ps(), sum1 = sum0;
+  for (size_t j = 0; j < kv_padded; j += 8) {
+    const __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s0 + j), max0));
+    _mm256_storeu_ps(s0 + j, e0);
+    sum0 = _mm256_add_ps(sum0, e0);
+    if (rows > 1) {
+      const __m256 e1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s1 + j), max1));
+      _mm256_storeu_ps(s1 + j, e1);
+      sum1 = _mm256_add_ps(sum1, e1);
+    }
+  }
+  *inv0 = _mm256_set1_ps(1.0f / hsum(sum0));
+  if (rows > 1) *inv1 = _mm256_set1_ps(1.0f / hsum(sum1));
 }
 
 static inline __attribute__((always_inline)) void store_tile(const int vecs, const int masked, __m256i last,
@@ -189,14 +228,16 @@ void lotr_f32_attention_head__avx2(size_t q_rows, size_t kv_rows, size_t head_di
     const float* q0 = q + i * q_stride;
     float* y0 = y + i * y_stride;
     score_rows(2, head_dim, kv_padded, q0, q0 + q_stride, kt, vscale, s0, s1);
-    const __m256 inv0 = softmax_row(kv_rows, kv_padded, s0), inv1 = softmax_row(kv_rows, kv_padded, s1);
+    __m256 inv0, inv1;
+    softmax_rows(2, kv_rows, kv_padded, s0, s1, &inv0, &inv1);
     output_rows(2, head_dim, kv_rows, s0, s1, v, kv_stride, inv0, inv1, y0, y0 + y_stride);
   }
   if (i < q_rows) {
     const float* q0 = q + i * q_stride;
     float* y0 = y + i * y_stride;
     score_rows(1, head_dim, kv_padded, q0, q0, kt, vscale, s0, s0);
-    const __m256 inv0 = softmax_row(kv_rows, kv_padded, s0);
+    __m256 inv0;
+    softmax_rows(1, kv_rows, kv_padded, s0, s0, &inv0, &inv0);
     output_rows(1, head_dim, kv_rows, s0, s0, v, kv_stride, inv0, inv0, y0, y0);
   }
 }
