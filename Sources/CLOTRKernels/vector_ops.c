@@ -152,6 +152,8 @@ void lotr_f32_relu(const lotr_kernels* kernels, size_t n, const float* x, float*
 
 /* ------------------------------------------------------------- attention --- */
 
+#define LOTR_ATTENTION_MIN_POOL_MACS (1u << 20) /* Q K^T + P V multiply-accumulates of all heads */
+
 size_t lotr_f32_attention_scratch_size(size_t kv_rows, size_t head_dim, size_t heads) {
   return heads * LOTR_ATTENTION_HEAD_SCRATCH_FLOATS(kv_rows, head_dim) * sizeof(float);
 }
@@ -182,6 +184,10 @@ void lotr_f32_attention(const lotr_kernels* kernels, lotr_threadpool* pool, size
       for (size_t c = 0; c < heads * head_dim; c++) y[i * y_stride + c] = 0.0f;
     return;
   }
+  /* Heads go to the pool only when the node is worth a dispatch: the same 2^20-MAC floor as
+   * the GEMMs (of LOTR's nodes only lotr-m's 68 x 68 decoder self-attention reaches it). */
+  if ((double)q_rows * (double)kv_rows * (double)(heads * head_dim) * 2.0 < (double)LOTR_ATTENTION_MIN_POOL_MACS)
+    pool = NULL;
   attention_context ctx = {kernels->vector.attention_head, q_rows, kv_rows, head_dim, q_stride, kv_stride, y_stride,
                            scale, q, k, v, y, scratch};
   lotr_threadpool_run(pool, heads, attention_head_task, &ctx);

@@ -8,7 +8,8 @@
  * i.e. a few ULP of the output's own magnitude, plus what the reordered score sums
  * (rounding of about eps * a_j in score j) can move the softmax. Measured worst (the
  * verbose line prints it): about 1 eps on avx2. Outside the heads' columns the row
- * stride's padding must stay untouched, and every thread count must give the same bits. */
+ * stride's padding must stay untouched, and every thread count must give the same bits
+ * (checked where the node is large enough for the pool to split its heads). */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,9 +24,11 @@ typedef struct {
   size_t q_rows, kv_rows, heads, head_dim;
 } attention_shape;
 
-/* LOTR's attention nodes: lotr-s (D = 96) and lotr-m (D = 128), 4 heads. */
+/* LOTR's attention nodes: lotr-s (D = 96) and lotr-m (D = 128), 4 heads; then two odd
+ * shapes above the 2^20-MAC floor at which heads go to the pool. */
 static const attention_shape lotr_shapes[] = {
     {36, 36, 4, 24}, {68, 36, 4, 24}, {68, 68, 4, 24}, {25, 25, 4, 32}, {68, 25, 4, 32}, {68, 68, 4, 32},
+    {97, 63, 3, 33}, {100, 100, 4, 40},
 };
 static const size_t sweep_kv[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 65, 100};
 static const size_t sweep_dim[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 40, 64, 65};

@@ -211,8 +211,8 @@ void lotr_f32_relu(const lotr_kernels* kernels, size_t n, const float* x, float*
  * [kv_rows][...] with kv_stride, y is [q_rows][...] with y_stride. LOTR's shapes: 25-68
  * queries over 25-68 keys, 4 heads of 24 (lotr-s) or 32 (lotr-m) columns; per head the
  * scores, K transposed and the output stay in L1, so no call pays a GEMM's set-up.
- * Heads run as tasks of `pool` (NULL: the calling thread); each head's result is the same
- * for every thread count. `scratch` holds lotr_f32_attention_scratch_size() bytes,
+ * Heads run as tasks of `pool` (NULL: the calling thread) when the node has at least 2^20
+ * MACs; each head's result is the same for every thread count. `scratch` holds lotr_f32_attention_scratch_size() bytes,
  * 64-byte aligned, for any path. Tolerance-tested against ref (Tests/KernelTester/
  * test_attention.c states the bound). y must not overlap q, k or v. */
 size_t lotr_f32_attention_scratch_size(size_t kv_rows, size_t head_dim, size_t heads);
