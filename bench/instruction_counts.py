@@ -37,6 +37,7 @@ GROUPS = [
     ("int8 add", r"^lotr_qs8_add"),
     ("quantize / dequantize", r"^lotr_qs8_(quantize|dequantize)"),
     ("float GEMM (OpenBLAS: attention, float ops)", r"^(sgemm|cblas_sgemm|sgemv|SGEMM|.*_HASWELL|.*_SKYLAKEX|.*_ZEN)"),
+    ("float attention core (scores, softmax, P V)", r"^lotr_f32_attention"),
     ("softmax", r"^lotr_f32_softmax"),
     ("layernorm", r"^lotr_f32_layernorm"),
     ("gelu / relu", r"^lotr_f32_(gelu|relu)"),

@@ -19,6 +19,16 @@ typedef void (*lotr_f32_layernorm_fn)(size_t cols, const float* x, const float* 
                                       float eps, float* y);
 typedef void (*lotr_f32_softmax_fn)(size_t cols, const float* x, float* y);
 typedef void (*lotr_f32_unary_fn)(size_t n, const float* x, float* y);
+/* One head of lotr_f32_attention: q, k, v and y point at the head's first column.
+ * scratch: LOTR_ATTENTION_HEAD_SCRATCH_FLOATS(kv_rows, head_dim) floats, 64-byte aligned. */
+typedef void (*lotr_f32_attention_head_fn)(size_t q_rows, size_t kv_rows, size_t head_dim, float scale,
+                                           const float* q, size_t q_stride, const float* k, const float* v,
+                                           size_t kv_stride, float* y, size_t y_stride, float* scratch);
+/* Per head: K transposed, padded to whole 8-float vectors of keys, plus two rows of scores;
+ * rounded to 64 bytes so heads on different threads never share a cache line. */
+#define LOTR_ATTENTION_KV_PADDED(kv_rows) LOTR_ROUND_UP((kv_rows), 8)
+#define LOTR_ATTENTION_HEAD_SCRATCH_FLOATS(kv_rows, head_dim) \
+  LOTR_ROUND_UP(((head_dim) + 2) * LOTR_ATTENTION_KV_PADDED(kv_rows), 16)
 
 struct lotr_vector_config {
   lotr_qs8_add_fn add;
@@ -28,6 +38,7 @@ struct lotr_vector_config {
   lotr_f32_softmax_fn softmax;
   lotr_f32_unary_fn gelu;
   lotr_f32_unary_fn relu;
+  lotr_f32_attention_head_fn attention_head;
 };
 
 #define LOTR_DECLARE_VECTOR_OPS(isa)                                                                        \
@@ -38,7 +49,10 @@ struct lotr_vector_config {
   void lotr_f32_layernorm__##isa(size_t cols, const float* x, const float* gamma, const float* beta,        \
                                  float eps, float* y);                                                      \
   void lotr_f32_softmax__##isa(size_t cols, const float* x, float* y);                                     \
-  void lotr_f32_gelu__##isa(size_t n, const float* x, float* y);
+  void lotr_f32_gelu__##isa(size_t n, const float* x, float* y);                                           \
+  void lotr_f32_attention_head__##isa(size_t q_rows, size_t kv_rows, size_t head_dim, float scale,          \
+                                      const float* q, size_t q_stride, const float* k, const float* v,      \
+                                      size_t kv_stride, float* y, size_t y_stride, float* scratch);
 
 LOTR_DECLARE_VECTOR_OPS(ref)
 LOTR_DECLARE_VECTOR_OPS(neon)

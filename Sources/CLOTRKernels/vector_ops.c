@@ -13,6 +13,7 @@ void lotr_vector_config_init(struct lotr_vector_config* config, lotr_isa isa) {
       .softmax = lotr_f32_softmax__ref,
       .gelu = lotr_f32_gelu__ref,
       .relu = lotr_f32_relu__ref,
+      .attention_head = lotr_f32_attention_head__ref,
   };
   switch (isa) {
 #if defined(__aarch64__)
@@ -24,6 +25,7 @@ void lotr_vector_config_init(struct lotr_vector_config* config, lotr_isa isa) {
       config->layernorm = lotr_f32_layernorm__neon;
       config->softmax = lotr_f32_softmax__neon;
       config->gelu = lotr_f32_gelu__neon;
+      config->attention_head = lotr_f32_attention_head__neon;
       break;
 #elif defined(__arm__)
     case LOTR_ISA_ARMV7:
@@ -33,6 +35,7 @@ void lotr_vector_config_init(struct lotr_vector_config* config, lotr_isa isa) {
       config->layernorm = lotr_f32_layernorm__armv7;
       config->softmax = lotr_f32_softmax__armv7;
       config->gelu = lotr_f32_gelu__armv7;
+      config->attention_head = lotr_f32_attention_head__armv7;
       break;
 #elif defined(__x86_64__)
     case LOTR_ISA_AVX2:
@@ -43,6 +46,7 @@ void lotr_vector_config_init(struct lotr_vector_config* config, lotr_isa isa) {
       config->layernorm = lotr_f32_layernorm__avx2;
       config->softmax = lotr_f32_softmax__avx2;
       config->gelu = lotr_f32_gelu__avx2;
+      config->attention_head = lotr_f32_attention_head__avx2;
       break;
 #endif
     default:
@@ -145,3 +149,46 @@ void lotr_f32_softmax(const lotr_kernels* kernels, size_t rows, size_t cols, con
 void lotr_f32_gelu(const lotr_kernels* kernels, size_t n, const float* x, float* y) { kernels->vector.gelu(n, x, y); }
 
 void lotr_f32_relu(const lotr_kernels* kernels, size_t n, const float* x, float* y) { kernels->vector.relu(n, x, y); }
+
+/* ------------------------------------------------------------- attention --- */
+
+#define LOTR_ATTENTION_MIN_POOL_MACS (1u << 20) /* Q K^T + P V multiply-accumulates of all heads */
+
+size_t lotr_f32_attention_scratch_size(size_t kv_rows, size_t head_dim, size_t heads) {
+  return heads * LOTR_ATTENTION_HEAD_SCRATCH_FLOATS(kv_rows, head_dim) * sizeof(float);
+}
+
+typedef struct {
+  lotr_f32_attention_head_fn fn;
+  size_t q_rows, kv_rows, head_dim, q_stride, kv_stride, y_stride;
+  float scale;
+  const float *q, *k, *v;
+  float* y;
+  float* scratch;
+} attention_context;
+
+static void attention_head_task(void* context, size_t head) {
+  const attention_context* ctx = context;
+  const size_t column = head * ctx->head_dim;
+  ctx->fn(ctx->q_rows, ctx->kv_rows, ctx->head_dim, ctx->scale, ctx->q + column, ctx->q_stride, ctx->k + column,
+          ctx->v + column, ctx->kv_stride, ctx->y + column, ctx->y_stride,
+          ctx->scratch + head * LOTR_ATTENTION_HEAD_SCRATCH_FLOATS(ctx->kv_rows, ctx->head_dim));
+}
+
+void lotr_f32_attention(const lotr_kernels* kernels, lotr_threadpool* pool, size_t q_rows, size_t kv_rows,
+                        size_t heads, size_t head_dim, float scale, const float* q, size_t q_stride, const float* k,
+                        const float* v, size_t kv_stride, float* y, size_t y_stride, void* scratch) {
+  if (q_rows == 0 || heads == 0 || head_dim == 0) return;
+  if (kv_rows == 0) { /* softmax over no keys: an empty sum, y = 0 */
+    for (size_t i = 0; i < q_rows; i++)
+      for (size_t c = 0; c < heads * head_dim; c++) y[i * y_stride + c] = 0.0f;
+    return;
+  }
+  /* Heads go to the pool only when the node is worth a dispatch: the same 2^20-MAC floor as
+   * the GEMMs (of LOTR's nodes only lotr-m's 68 x 68 decoder self-attention reaches it). */
+  if ((double)q_rows * (double)kv_rows * (double)(heads * head_dim) * 2.0 < (double)LOTR_ATTENTION_MIN_POOL_MACS)
+    pool = NULL;
+  attention_context ctx = {kernels->vector.attention_head, q_rows, kv_rows, head_dim, q_stride, kv_stride, y_stride,
+                           scale, q, k, v, y, scratch};
+  lotr_threadpool_run(pool, heads, attention_head_task, &ctx);
+}

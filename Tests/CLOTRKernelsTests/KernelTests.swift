@@ -20,6 +20,7 @@ final class KernelTests: XCTestCase {
   func testConvolution() { run("conv") }
   func testElementwise() { run("elementwise") }
   func testFloatOps() { run("float") }
+  func testAttention() { run("attention") }
 
   /// Names and ISAs round-trip; LOTR_KERNELS, when set, picks the default path; otherwise
   /// the default is the most specific path this CPU supports (dispatch.c's preference), and

@@ -19,6 +19,7 @@ static const struct {
     {"conv", lotr_test_suite_conv},
     {"elementwise", lotr_test_suite_elementwise},
     {"float", lotr_test_suite_float},
+    {"attention", lotr_test_suite_attention},
     {"pixels", lotr_test_suite_pixels},
 };
 

@@ -201,6 +201,25 @@ void lotr_f32_softmax(const lotr_kernels* kernels, size_t rows, size_t cols, con
 void lotr_f32_gelu(const lotr_kernels* kernels, size_t n, const float* x, float* y);
 void lotr_f32_relu(const lotr_kernels* kernels, size_t n, const float* x, float* y);
 
+/* The core of multi-head attention (the q/k/v/out projections are the caller's GEMMs):
+ * for each head h, whose columns are h*head_dim .. (h+1)*head_dim - 1 of q, k, v and y,
+ * and each query row i < q_rows:
+ *     s[j]    = scale * sum_c q[i][h*head_dim + c] * k[j][h*head_dim + c]     j < kv_rows
+ *     p       = softmax(s)                                   (exp(s - max) / sum)
+ *     y[i][h*head_dim + c] = sum_j p[j] * v[j][h*head_dim + c]
+ * q is [q_rows][>= heads*head_dim] with row stride q_stride (floats), k and v are
+ * [kv_rows][...] with kv_stride, y is [q_rows][...] with y_stride. LOTR's shapes: 25-68
+ * queries over 25-68 keys, 4 heads of 24 (lotr-s) or 32 (lotr-m) columns; per head the
+ * scores, K transposed and the output stay in L1, so no call pays a GEMM's set-up.
+ * Heads run as tasks of `pool` (NULL: the calling thread) when the node has at least 2^20
+ * MACs; each head's result is the same for every thread count. `scratch` holds lotr_f32_attention_scratch_size() bytes,
+ * 64-byte aligned, for any path. Tolerance-tested against ref (Tests/KernelTester/
+ * test_attention.c states the bound). y must not overlap q, k or v. */
+size_t lotr_f32_attention_scratch_size(size_t kv_rows, size_t head_dim, size_t heads);
+void lotr_f32_attention(const lotr_kernels* kernels, lotr_threadpool* pool, size_t q_rows, size_t kv_rows,
+                        size_t heads, size_t head_dim, float scale, const float* q, size_t q_stride, const float* k,
+                        const float* v, size_t kv_stride, float* y, size_t y_stride, void* scratch);
+
 /* ------------------------------------------------------------------ pixels --- */
 
 /*

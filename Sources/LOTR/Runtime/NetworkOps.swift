@@ -169,9 +169,10 @@ extension Network {
     }
   }
 
-  /// Multi-head attention in float: Q = q Wq^T + bq (likewise K, V), per head
-  /// softmax(Q_h K_h^T / sqrt(d_h)) V_h, concatenated, then the output projection.
-  /// Weights stored as int8 are dequantized once here.
+  /// Multi-head attention in float: Q = q Wq^T + bq (likewise K, V) through SGEMM, then
+  /// per head softmax(Q_h K_h^T / sqrt(d_h)) V_h, concatenated, in one fused kernel call
+  /// (`lotr_f32_attention`: each head's scores stay in cache, heads split over the pool),
+  /// then the output projection. Weights stored as int8 are dequantized once here.
   func prepareAttention(_ node: NodeInfo, index n: Int) throws -> () -> Void {
     let t = model.tensors
     let (lq, d) = (t[node.inputs[0]].shape[0], t[node.inputs[0]].shape[1])
@@ -196,9 +197,10 @@ extension Network {
     let base = scratch(n).assumingMemoryBound(to: Float.self)
     let (q, o) = (base, base + lq * d)
     let (kp, vp) = (base + 2 * lq * d, base + 2 * lq * d + lk * d)
-    let scores = base + 2 * lq * d + 2 * lk * d
+    let attentionScratch = UnsafeMutableRawPointer(base) + (4 * (2 * lq * d + 2 * lk * d) + 63) / 64 * 64 // as scratchBytes
     let scale = 1 / Float(dh).squareRoot()
     let kernelsTable = kernels.table
+    let poolPointer = pool?.pointer
     func project(_ x: UnsafePointer<Float>, rows: Int, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
                  _ y: UnsafeMutablePointer<Float>) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(d), Int32(d), 1, x, Int32(d), weight,
@@ -212,13 +214,7 @@ extension Network {
       project(query, rows: lq, w[0], b[0], q)
       project(key, rows: lk, w[1], b[1], kp)
       project(value, rows: lk, w[2], b[2], vp)
-      for h in 0..<heads {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(lq), Int32(lk), Int32(dh), scale, q + h * dh,
-                    Int32(d), kp + h * dh, Int32(d), 0, scores, Int32(lk))
-        lotr_f32_softmax(kernelsTable, lq, lk, scores, scores)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(lq), Int32(dh), Int32(lk), 1, scores, Int32(lk),
-                    vp + h * dh, Int32(d), 0, o + h * dh, Int32(d))
-      }
+      lotr_f32_attention(kernelsTable, poolPointer, lq, lk, heads, dh, scale, q, d, kp, vp, d, o, d, attentionScratch)
       project(o, rows: lq, w[3], b[3], out)
     }
   }

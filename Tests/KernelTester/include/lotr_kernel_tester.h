@@ -64,6 +64,7 @@ void lotr_test_suite_gemm(lotr_test_ctx* t, const lotr_kernels* kernels, const l
 void lotr_test_suite_conv(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_kernels* ref);
 void lotr_test_suite_elementwise(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_kernels* ref);
 void lotr_test_suite_float(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_kernels* ref);
+void lotr_test_suite_attention(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_kernels* ref);
 void lotr_test_suite_pixels(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_kernels* ref);
 
 typedef struct {
