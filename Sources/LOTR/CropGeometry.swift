@@ -39,18 +39,20 @@ public enum LandmarkError {
     }
   }
 
-  /// Inter-ocular distance where the scheme has eye corners, else sqrt(box w x h).
-  public static func normaliser(_ truth: [Point]) -> Float {
-    if let (a, b) = outerEyeCorners(count: truth.count) {
+  /// Inter-ocular distance where the scheme has eye corners (`eyes`, else by the point
+  /// count), else sqrt(box w x h).
+  public static func normaliser(_ truth: [Point], eyes: (Int, Int)? = nil) -> Float {
+    if let (a, b) = eyes ?? outerEyeCorners(count: truth.count), a < truth.count, b < truth.count {
       return hypotf(truth[a].x - truth[b].x, truth[a].y - truth[b].y)
     }
     guard let box = FaceBox(bounding: truth) else { return 1 }
     return (box.width * box.height).squareRoot()
   }
 
-  public static func nme(_ predicted: [Point], _ truth: [Point]) -> Float {
+  /// `eyes`: the model's outer eye corners (ModelMetadata.outerEyeCorners); nil = by count.
+  public static func nme(_ predicted: [Point], _ truth: [Point], eyes: (Int, Int)? = nil) -> Float {
     precondition(predicted.count == truth.count, "point counts differ")
     let total = zip(predicted, truth).reduce(Float(0)) { $0 + hypotf($1.0.x - $1.1.x, $1.0.y - $1.1.y) }
-    return total / Float(max(truth.count, 1)) / max(normaliser(truth), 1e-6)
+    return total / Float(max(truth.count, 1)) / max(normaliser(truth, eyes: eyes), 1e-6)
   }
 }

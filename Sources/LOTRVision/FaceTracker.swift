@@ -15,10 +15,11 @@ public struct AlignedBox: Sendable, Equatable {
 
   public init(box: FaceBox, roll: Float) { self.box = box; self.roll = roll }
 
-  public init?(landmarks p: [Point]) {
+  /// `eyes`: the model's outer eye corners (ModelMetadata.outerEyeCorners); nil = by count.
+  public init?(landmarks p: [Point], eyes: (Int, Int)? = nil) {
     guard !p.isEmpty, p.allSatisfy({ $0.x.isFinite && $0.y.isFinite }) else { return nil }
     var roll: Float = 0
-    if let (a, b) = LandmarkError.outerEyeCorners(count: p.count) {
+    if let (a, b) = eyes ?? LandmarkError.outerEyeCorners(count: p.count), a < p.count, b < p.count {
       // For 68/98/106 points the first index is the subject's right eye (image left).
       roll = atan2f(p[b].y - p[a].y, p[b].x - p[a].x)
     }
@@ -66,18 +67,18 @@ public struct PlausibilityCheck: Sendable, Equatable {
     public var isPlausible: Bool { self == .plausible }
   }
 
-  public func check(_ points: [Point], previous: [Point]?, frameWidth: Int, frameHeight: Int) -> Verdict {
-    guard let aligned = AlignedBox(landmarks: points) else { return .implausible("non-finite points") }
+  public func check(_ points: [Point], previous: [Point]?, frameWidth: Int, frameHeight: Int, eyes: (Int, Int)? = nil) -> Verdict {
+    guard let aligned = AlignedBox(landmarks: points, eyes: eyes) else { return .implausible("non-finite points") }
     let b = aligned.box
     let (cx, cy) = (b.x + b.width / 2, b.y + b.height / 2)
     guard cx >= 0, cy >= 0, cx < Float(frameWidth), cy < Float(frameHeight) else { return .implausible("face centre left the frame") }
     let size = (b.width * b.height).squareRoot()
     guard size >= 4 else { return .implausible("collapsed (size \(size) px)") }
-    if let (i, j) = LandmarkError.outerEyeCorners(count: points.count) {
+    if let (i, j) = eyes ?? LandmarkError.outerEyeCorners(count: points.count), i < points.count, j < points.count {
       let eye = hypotf(points[i].x - points[j].x, points[i].y - points[j].y) / max(b.width, 1e-3)
       guard eyeRatio.contains(eye) else { return .implausible("eye distance / box width \(eye)") }
     }
-    guard let previous, previous.count == points.count, let pb = AlignedBox(landmarks: previous)?.box else { return .plausible }
+    guard let previous, previous.count == points.count, let pb = AlignedBox(landmarks: previous, eyes: eyes)?.box else { return .plausible }
     let prevSize = (pb.width * pb.height).squareRoot()
     let scale = size / max(prevSize, 1e-3)
     guard scale <= maxScaleChange, 1 / scale <= maxScaleChange else { return .implausible("size changed x\(scale)") }
@@ -173,6 +174,8 @@ public final class FaceTracker {
   public typealias Confidence = (RGBImage, AlignedBox, [Point]) -> Float
 
   public var options: Options
+  /// The landmark model's outer eye corners (roll, plausibility); nil = by the point count.
+  public var outerEyes: (Int, Int)?
   /// nil: results carry no score.
   public var confidence: Confidence?
   private let detectFaces: Detect
@@ -211,6 +214,7 @@ public final class FaceTracker {
     self.init(options: options, detect: { detector.detect(in: $0).map(\.crop) },
               landmarker: { model.landmarks(in: $0, box: $1, roll: $2) })
     let scale = model.metadata.crop.scale
+    outerEyes = model.metadata.outerEyeCorners
     confidence = { image, crop, points in
       LandmarkConfidence.score(landmarks: points, crop: crop, check: detector.check(image, crop: crop, cropScale: scale),
                                mapping: detector.mapping)
@@ -257,10 +261,10 @@ public final class FaceTracker {
       var t = tracks[k]
       let points = landmarker(frame, t.crop.box, t.crop.roll)
       let verdict = options.plausibility.check(points, previous: t.fromDetector ? nil : t.last,
-                                               frameWidth: frame.width, frameHeight: frame.height)
+                                               frameWidth: frame.width, frameHeight: frame.height, eyes: outerEyes)
       let used = t.crop
       let score = verdict.isPlausible ? confidence?(frame, used, points) : nil
-      guard verdict.isPlausible, let next = AlignedBox(landmarks: points),
+      guard verdict.isPlausible, let next = AlignedBox(landmarks: points, eyes: outerEyes),
             score.map({ $0 >= (t.fromDetector ? options.dropBelow : options.redetectBelow) }) ?? true else {
         tracks[k].lost = true
         lostEvents += 1

@@ -46,7 +46,8 @@ struct EvalCommand: ParsableCommand {
     }
     let nmes = faces.enumerated().map { i, face in
       defer { progress.show("evaluating", i + 1, faces.count) }
-      return LandmarkError.nme(landmarkModel.landmarks(in: face.image, box: face.box), face.landmarks!)
+      return LandmarkError.nme(landmarkModel.landmarks(in: face.image, box: face.box), face.landmarks!,
+                               eyes: landmarkModel.metadata.outerEyeCorners)
     }
     let mean = nmes.reduce(0, +) / Float(nmes.count)
     let (auc08, fr08) = Evaluation.aucAndFailureRate(nmes, threshold: 0.08)

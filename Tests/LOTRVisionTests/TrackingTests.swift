@@ -28,6 +28,12 @@ final class AlignmentTests: XCTestCase {
     // No known eye corners: roll 0, the plain bounding box.
     let five = [Point(x: 0, y: 0), Point(x: 10, y: 5), Point(x: 4, y: 9), Point(x: 2, y: 2), Point(x: 8, y: 1)]
     XCTAssertEqual(AlignedBox(landmarks: five), AlignedBox(box: FaceBox(x: 0, y: 0, width: 10, height: 9), roll: 0))
+    // A model's own eye corners (ModelMetadata.outerEyeCorners, e.g. from lotr-quantize
+    // --outer-eyes) give the roll for a scheme the count does not name.
+    let eyes = [Point(x: 0, y: 0), Point(x: 10, y: 10), Point(x: 5, y: 12), Point(x: 2, y: 8), Point(x: 9, y: 1)]
+    XCTAssertEqual(AlignedBox(landmarks: eyes, eyes: (0, 1))?.roll ?? 0, .pi / 4, accuracy: 1e-5)
+    XCTAssertEqual(AlignedBox(landmarks: eyes)?.roll, 0)
+    XCTAssertEqual(LandmarkError.nme(eyes.map { Point(x: $0.x + 1, y: $0.y) }, eyes, eyes: (0, 1)), 1 / hypotf(10, 10), accuracy: 1e-6)
   }
 
   func testPlausibilityCheck() throws {
