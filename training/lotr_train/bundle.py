@@ -57,7 +57,7 @@ def write_npz(path: str, arrays: dict[str, np.ndarray], deflate: set[str] = froz
             info.compress_type = zipfile.ZIP_DEFLATED if name in deflate else zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
             with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
+                np.lib.format.write_array(f, np.asarray(arr, order="C"), allow_pickle=False)
 
 
 def encode_face(sample: D.Sample, size: int, quality: int) -> tuple[bytes, np.ndarray]:
