@@ -111,8 +111,13 @@ def crop_matrices(landmarks: torch.Tensor, k: float, p: AugParams) -> torch.Tens
 
 def source_to_crop(landmarks: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """geometry.source_to_crop batched: B x N x 2 source coords -> normalised crop coords."""
+    M = A[:, :, :2]
+    det = M[:, 0, 0] * M[:, 1, 1] - M[:, 0, 1] * M[:, 1, 0]
+    # closed-form 2 x 2 inverse (torch.linalg.inv checks for singularity: a host sync on CUDA)
+    inv = torch.stack([torch.stack([M[:, 1, 1], -M[:, 0, 1]], -1),
+                       torch.stack([-M[:, 1, 0], M[:, 0, 0]], -1)], 1) / det[:, None, None]
     d = landmarks.to(torch.float64) - A[:, None, :, 2]
-    return d @ torch.linalg.inv(A[:, :, :2]).transpose(1, 2) + 0.5
+    return d @ inv.transpose(1, 2) + 0.5
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
@@ -131,7 +136,9 @@ def photometric(x: torch.Tensor, p: AugParams, g: torch.Generator | None = None)
     x = (x - mean) * v(p.contrast) + mean
     x = x * v(p.brightness)
     x = torch.where(p.gray.view(B, 1, 1, 1), _luma(x).expand_as(x), x)
-    if bool(p.blur.any()):
+    # On CUDA both branches always run (masked by torch.where): asking whether any image
+    # is blurred or occluded would stall the host on the device every step.
+    if x.is_cuda or bool(p.blur.any()):
         r = BLUR_RADIUS
         taps = torch.arange(-r, r + 1, dtype=torch.float32, device=x.device)
         k1 = torch.exp(-taps[None] ** 2 / (2 * p.blur_sigma.float()[:, None] ** 2))   # B x 5
@@ -140,7 +147,7 @@ def photometric(x: torch.Tensor, p: AugParams, g: torch.Generator | None = None)
         xb = F.conv2d(F.pad(xb, (r, r, 0, 0), mode="replicate"), k1.view(-1, 1, 1, 2 * r + 1), groups=3 * B)
         xb = F.conv2d(F.pad(xb, (0, 0, r, r), mode="replicate"), k1.view(-1, 1, 2 * r + 1, 1), groups=3 * B)
         x = torch.where(p.blur.view(B, 1, 1, 1), xb.view(B, 3, H, W), x)
-    if bool(p.occlude.any()):
+    if x.is_cuda or bool(p.occlude.any()):
         x0, y0, w, h = (p.occlusion_box[:, i].view(B, 1, 1, 1) for i in range(4))
         ys = torch.arange(H, device=x.device).view(1, 1, H, 1)
         xs = torch.arange(W, device=x.device).view(1, 1, 1, W)

@@ -4,7 +4,7 @@
 # bundle's validation faces. Copied into every bundle by make_gpu_bundle.py; run it there:
 #   bash training/runs/gpu-bundle/train_gpu.sh           # or BUNDLE=DIR training/scripts/train_gpu.sh
 # Environment: BUDGET_SEC (wall budget of the training loop, default 480 = 8 minutes),
-# OUT (output folder; the device tool's $OUT, else ./gpu-out), DEVICE (auto | cuda | cpu),
+# OUT (output folder; the device tool's $OUT, else gpu-out beside the bundle), DEVICE (auto | cuda | cpu),
 # CKPT_DIR (resumable last.pt, default /tmp/lotr-gpu-checkpoints), SEED, EPOCHS, PY.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -13,7 +13,7 @@ BUNDLE="$(cd "$BUNDLE" && pwd)"
 [ -f "$BUNDLE/faces.npz" ] || { echo "no GPU bundle at $BUNDLE (faces.npz missing): run training/scripts/make_gpu_bundle.py, or set BUNDLE" >&2; exit 2; }
 [ -d "$BUNDLE/lotr_train" ] || { echo "$BUNDLE has no lotr_train/ code: remake the bundle" >&2; exit 2; }
 PY=${PY:-python3}
-OUT_DIR=${OUT:-$PWD/gpu-out}
+OUT_DIR=${OUT:-$(dirname "$BUNDLE")/gpu-out}
 mkdir -p "$OUT_DIR"
 args=(--bundle "$BUNDLE" --out "$OUT_DIR" --budget-sec "${BUDGET_SEC:-480}" --device "${DEVICE:-auto}"
       --checkpoint-dir "${CKPT_DIR:-/tmp/lotr-gpu-checkpoints}")

@@ -208,3 +208,20 @@ def test_clear_errors(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit, match="requested but"):
             pick_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the GPU session's check)")
+def test_cuda_augmentation_matches_cpu(faces):
+    """The same parameters give the same crops and targets on CUDA as on the CPU (flat
+    occlusions only: the noise comes from each device's own generator)."""
+    ds = D.CachedSet(faces)
+    lm = torch.from_numpy(ds.landmarks)
+    p = random_params(len(faces), shipped_aug(), 64, 1)
+    p.occlude[:] = True
+    p.occlusion_noise[:] = False
+    p.blur[:2] = True
+    perm = torch.tensor(D.MIRROR_PERMS[68])
+    x, t = A.augment_batch(ds.images, lm, 1.3, 64, perm, p)
+    pc = A.AugParams(*(getattr(p, f).cuda() for f in A.AugParams.__dataclass_fields__))
+    xc, tc = A.augment_batch(ds.images.cuda(), lm.cuda(), 1.3, 64, perm.cuda(), pc)
+    assert (xc.cpu() - x).abs().max() < 2e-2 and (tc.cpu() - t).abs().max() < 1e-6
