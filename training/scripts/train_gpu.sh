@@ -9,7 +9,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 BUNDLE=${BUNDLE:-$HERE}
-BUNDLE="$(cd "$BUNDLE" && pwd)"
+[ -d "$BUNDLE" ] && BUNDLE="$(cd "$BUNDLE" && pwd)"
 [ -f "$BUNDLE/faces.npz" ] || { echo "no GPU bundle at $BUNDLE (faces.npz missing): run training/scripts/make_gpu_bundle.py, or set BUNDLE" >&2; exit 2; }
 [ -d "$BUNDLE/lotr_train" ] || { echo "$BUNDLE has no lotr_train/ code: remake the bundle" >&2; exit 2; }
 PY=${PY:-python3}
