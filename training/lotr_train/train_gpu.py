@@ -184,7 +184,7 @@ def train(bundle: str, out: str, budget_sec: float = DEFAULT_BUDGET_SEC, epochs:
     warm_frac = cfg.warmup_epochs / cfg.epochs
     gen = torch.Generator(device=dev)
     gen.manual_seed(cfg.seed)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda)   # bf16 on CUDA only
 
     start_epoch, step, elapsed, best = 0, 0, 0.0, float("inf")
     if resume:
