@@ -245,6 +245,17 @@ class CachedSet:
             self.landmarks[i] = pts
         self.num_landmarks = n
 
+    @staticmethod
+    def from_arrays(images: torch.Tensor, landmarks: np.ndarray, names: list[str]) -> "CachedSet":
+        """A set from pre-cropped faces already in memory (the GPU bundle): images
+        M x 3 x S x S uint8, landmarks M x N x 2 continuous coords in those pre-crops."""
+        ds = CachedSet.__new__(CachedSet)
+        ds.samples = [Sample(n, np.asarray(p, np.float64), "", n) for n, p in zip(names, landmarks)]
+        ds.images = images
+        ds.landmarks = np.asarray(landmarks, dtype=np.float64)
+        ds.num_landmarks = ds.landmarks.shape[1]
+        return ds
+
     def __len__(self):
         return len(self.samples)
 
@@ -274,8 +285,8 @@ def load_precrop(s: Sample, size: int, k: float) -> tuple[Image.Image, np.ndarra
 # ---------------------------------------------------------------- batches
 def normalize(x: torch.Tensor) -> torch.Tensor:
     """B x 3 x H x W float in [0,255] -> (x/255 - mean)/std."""
-    m = torch.tensor(MEAN).view(1, 3, 1, 1)
-    s = torch.tensor(STD).view(1, 3, 1, 1)
+    m = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
+    s = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
     return (x / 255.0 - m) / s
 
 
@@ -289,6 +300,12 @@ class AugConfig:
     blur: float = 0.2
     occlusion: float = 0.3
     gray: float = 0.1
+
+    @staticmethod
+    def from_train_config(cfg) -> "AugConfig":
+        """The aug_* fields of a TrainConfig (both training paths read them here)."""
+        return AugConfig(cfg.aug_scale, cfg.aug_translate, cfg.aug_rotate, cfg.aug_flip,
+                         cfg.aug_color, cfg.aug_blur, cfg.aug_occlusion, cfg.aug_gray)
 
 
 def make_batch(ds: CachedSet, idx: list[int], size: int, k: float, perm: list[int] | None,

@@ -78,10 +78,10 @@ def warp_batch(images: torch.Tensor, A: torch.Tensor, out_size: int) -> torch.Te
     """Warp B x C x Hs x Ws images with B x 2 x 3 crop matrices A (float64 or float32) to
     B x C x out x out, bilinear, zeros outside (the crop rule's sampling)."""
     B, _, Hs, Ws = images.shape
-    A = A.to(torch.float64)
+    A = A.to(images.device, torch.float64)
     # affine_grid (align_corners=False) maps output normalised g in [-1,1] (g = 2u - 1) to
     # input normalised gi = 2 X / Ws - 1, which is exactly the continuous-coordinate rule.
-    theta = torch.empty(B, 2, 3, dtype=torch.float64)
+    theta = torch.empty(B, 2, 3, dtype=torch.float64, device=images.device)
     theta[:, 0, 0] = A[:, 0, 0] / Ws
     theta[:, 0, 1] = A[:, 0, 1] / Ws
     theta[:, 0, 2] = 2 * A[:, 0, 2] / Ws - 1

@@ -160,8 +160,7 @@ def main(argv=None):
     opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.backbone_lr_mult), lr=cfg.lr)
     ema = EMA(model, cfg.ema_decay)
     crit = LandmarkLoss(cfg.loss, cfg.loss_scale, cfg.wing_w, cfg.wing_eps, cfg.wing_t)
-    aug = D.AugConfig(cfg.aug_scale, cfg.aug_translate, cfg.aug_rotate, cfg.aug_flip, cfg.aug_color,
-                      cfg.aug_blur, cfg.aug_occlusion, cfg.aug_gray)
+    aug = D.AugConfig.from_train_config(cfg)
     steps_per_epoch = len(train_ds) // cfg.batch_size
     total_steps = steps_per_epoch * cfg.epochs
     warm_frac = cfg.warmup_epochs / cfg.epochs
