@@ -85,6 +85,17 @@ def lr_at(progress: float, base: float, warm_frac: float) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
 
 
+def restore(path: str, model, ema, opt, device):
+    """Loads a checkpoint written by `checkpoint` into model, EMA and optimiser; returns
+    (start_epoch, step, elapsed, best, pretrained_info) to go on from."""
+    ck = torch.load(path, map_location=device, weights_only=False)
+    model.load_state_dict(ck["model"])
+    ema.model.load_state_dict(ck["ema"])
+    opt.load_state_dict(ck["optimizer"])
+    print(f"resumed from {path} at epoch {ck['epoch'] + 1}", flush=True)
+    return ck["epoch"] + 1, ck["step"], ck["elapsed"], ck["best"], ck.get("pretrained")
+
+
 def load_data(cfg: TrainConfig, base_dir: str, limit: int = 0, progress=True):
     path = cfg.data if os.path.isabs(cfg.data) else os.path.join(base_dir, cfg.data)
     samples = D.read_dataset(path, cfg.data_format)
@@ -168,15 +179,9 @@ def main(argv=None):
 
     start_epoch, step, elapsed, best = 0, 0, 0.0, float("inf")
     if a.resume:
-        ck = torch.load(a.resume, map_location=device, weights_only=False)
-        model.load_state_dict(ck["model"])
-        ema.model.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["optimizer"])
-        start_epoch, step, elapsed, best = ck["epoch"] + 1, ck["step"], ck["elapsed"], ck["best"]
-        pretrained_info = ck.get("pretrained")
+        start_epoch, step, elapsed, best, pretrained_info = restore(a.resume, model, ema, opt, device)
         rng = np.random.default_rng(cfg.seed + 1000 * start_epoch)
         torch.manual_seed(cfg.seed + 1000 * start_epoch)
-        print(f"resumed from {a.resume} at epoch {start_epoch}", flush=True)
 
     with open(os.path.join(out, "train_config.json"), "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=1)

@@ -42,7 +42,7 @@ from .config import MEAN, STD, TrainConfig
 from .geometry import CROP_RULE
 from .losses import LandmarkLoss
 from .model import build_model
-from .train import EMA, freeze_bn, lr_at, param_groups, seed_all
+from .train import EMA, freeze_bn, lr_at, param_groups, restore, seed_all
 
 DEFAULT_BUDGET_SEC = 480
 
@@ -188,14 +188,8 @@ def train(bundle: str, out: str, budget_sec: float = DEFAULT_BUDGET_SEC, epochs:
 
     start_epoch, step, elapsed, best = 0, 0, 0.0, float("inf")
     if resume:
-        ck = torch.load(resume, map_location=dev, weights_only=False)
-        model.load_state_dict(ck["model"])
-        ema.model.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["optimizer"])
-        start_epoch, step, elapsed, best = ck["epoch"] + 1, ck["step"], ck["elapsed"], ck["best"]
-        pretrained_info = ck.get("pretrained")
+        start_epoch, step, elapsed, best, pretrained_info = restore(resume, model, ema, opt, dev)
         gen.manual_seed(cfg.seed + 1000 * start_epoch)
-        print(f"resumed from {resume} at epoch {start_epoch}", flush=True)
 
     with open(os.path.join(out, "train_config.json"), "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=1)

@@ -1,4 +1,4 @@
-/* Float helpers for x86-64 AVX2, shared by softmax and attention: horizontal sum and max,
+/* Float helpers for x86-64 AVX2, shared by softmax, layernorm and attention: horizontal sum and max,
  * and exp of 8 floats: n = round(x log2 e),
  * r = x - n ln2 (Cody-Waite, two constants), degree-5 minimax polynomial on
  * [-ln2/2, ln2/2], times 2^n built in the exponent bits; inputs below -87.336 (2^-126),
