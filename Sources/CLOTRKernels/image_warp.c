@@ -1,16 +1,52 @@
-/* The crop warp (see lotr_kernels.h, "pixels"): scalar reference. */
+/* The crop warp (lotr_pixels.h, lotr_image_warp_normalize_f32): scalar reference over
+ * every camera layout; a tap converts one pixel to RGB with the contract's arithmetic. */
 #include <math.h>
 
 #include "internal.h"
+#include "lotr_pixels.h"
+#include "pixels_config.h"
 
-static inline float tap(const uint8_t* src, uint32_t w, uint32_t h, size_t stride, int x, int y, int c) {
-  if (x < 0 || y < 0 || (uint32_t)x >= w || (uint32_t)y >= h) return 0.0f;
-  return (float)src[(size_t)y * stride + (size_t)x * 3 + (size_t)c];
+/* RGB of pixel (x, y), black outside the frame. */
+static inline void tap(const lotr_image* im, int x, int y, float rgb[3]) {
+  if (x < 0 || y < 0 || (uint32_t)x >= im->width || (uint32_t)y >= im->height) {
+    rgb[0] = rgb[1] = rgb[2] = 0.0f;
+    return;
+  }
+  const size_t xs = (size_t)x, ys = (size_t)y;
+  uint8_t p[3];
+  switch (im->layout) {
+    case LOTR_IMAGE_RGB8: {
+      const uint8_t* s = im->plane[0] + ys * im->stride[0] + xs * 3;
+      p[0] = s[0], p[1] = s[1], p[2] = s[2];
+      break;
+    }
+    case LOTR_IMAGE_GRAY8:
+      p[0] = p[1] = p[2] = im->plane[0][ys * im->stride[0] + xs];
+      break;
+    case LOTR_IMAGE_YUYV: {
+      const uint8_t* pair = im->plane[0] + ys * im->stride[0] + (xs / 2) * 4;
+      lotr_pixel_yuv_to_rgb(pair[(xs & 1) * 2], pair[1], pair[3], p);
+      break;
+    }
+    case LOTR_IMAGE_NV12: {
+      const uint8_t* uv = im->plane[1] + (ys / 2) * im->stride[1] + (xs / 2) * 2;
+      lotr_pixel_yuv_to_rgb(im->plane[0][ys * im->stride[0] + xs], uv[0], uv[1], p);
+      break;
+    }
+    case LOTR_IMAGE_I420: {
+      const size_t c = xs / 2, r = ys / 2;
+      lotr_pixel_yuv_to_rgb(im->plane[0][ys * im->stride[0] + xs], im->plane[1][r * im->stride[1] + c],
+                            im->plane[2][r * im->stride[2] + c], p);
+      break;
+    }
+    default:
+      p[0] = p[1] = p[2] = 0;
+  }
+  rgb[0] = (float)p[0], rgb[1] = (float)p[1], rgb[2] = (float)p[2];
 }
 
-void lotr_rgb8_warp_normalize_f32(const uint8_t* src, uint32_t src_width, uint32_t src_height, size_t src_stride,
-                                  const float affine[6], float* dst, uint32_t out_width, uint32_t out_height,
-                                  const float mean[3], const float inv_std[3]) {
+void lotr_image_warp_normalize_f32(const lotr_image* src, const float affine[6], float* dst, uint32_t out_width,
+                                   uint32_t out_height, const float mean[3], const float inv_std[3]) {
   for (uint32_t i = 0; i < out_height; i++) {
     const float v = ((float)i + 0.5f) / (float)out_height - 0.5f;
     for (uint32_t j = 0; j < out_width; j++) {
@@ -25,11 +61,14 @@ void lotr_rgb8_warp_normalize_f32(const uint8_t* src, uint32_t src_width, uint32
       const float fx0 = floorf(x), fy0 = floorf(y);
       const int x0 = (int)fx0, y0 = (int)fy0;
       const float fx = x - fx0, fy = y - fy0;
+      float t00[3], t10[3], t01[3], t11[3];
+      tap(src, x0, y0, t00);
+      tap(src, x0 + 1, y0, t10);
+      tap(src, x0, y0 + 1, t01);
+      tap(src, x0 + 1, y0 + 1, t11);
       for (int c = 0; c < 3; c++) {
-        const float top = tap(src, src_width, src_height, src_stride, x0, y0, c) * (1.0f - fx) +
-                          tap(src, src_width, src_height, src_stride, x0 + 1, y0, c) * fx;
-        const float bottom = tap(src, src_width, src_height, src_stride, x0, y0 + 1, c) * (1.0f - fx) +
-                             tap(src, src_width, src_height, src_stride, x0 + 1, y0 + 1, c) * fx;
+        const float top = t00[c] * (1.0f - fx) + t10[c] * fx;
+        const float bottom = t01[c] * (1.0f - fx) + t11[c] * fx;
         const float sample = top * (1.0f - fy) + bottom * fy;
         out[c] = (sample * (1.0f / 255.0f) - mean[c]) * inv_std[c];
       }

@@ -59,11 +59,15 @@ public final class LandmarkModel: @unchecked Sendable {
   }
 
   /// Landmarks of the face in `box`, in frame coordinates.
-  public func landmarks(in image: RGBImage, box: FaceBox, roll: Float = 0) -> [Point] {
+  public func landmarks(in image: PixelImage, box: FaceBox, roll: Float = 0) -> [Point] {
     let a = cropTransform(for: box, roll: roll)
     input.fill(from: image, transform: a)
     network.run()
     return CropGeometry.mapBack(network.output, a)
+  }
+
+  public func landmarks(in image: RGBImage, box: FaceBox, roll: Float = 0) -> [Point] {
+    landmarks(in: PixelImage(image), box: box, roll: roll)
   }
 }
 
@@ -85,18 +89,15 @@ public final class ModelInput: @unchecked Sendable {
   }
 
   /// Warps the region that the 2x3 `transform` (crop (u - 0.5, v - 0.5, 1) to frame) maps
-  /// into the network's input.
-  public func fill(from image: RGBImage, transform a: [Float]) {
+  /// into the network's input, straight from the frame's own pixel layout.
+  public func fill(from image: PixelImage, transform a: [Float]) {
     let m = network.model.metadata
     let (w, h) = (m.input.width, m.input.height)
     let input = network.inputPointer
-    image.pixels.withUnsafeBufferPointer { pixels in
-      let target = staging?.pointer ?? input.assumingMemoryBound(to: Float.self)
-      lotr_rgb8_warp_normalize_f32(pixels.baseAddress, UInt32(image.width), UInt32(image.height), image.width * 3, a,
-                                   target, UInt32(w), UInt32(h), mean, invStd)
-      if let staging, case .perTensor(let scale, let zp) = network.model.tensors[network.model.inputTensor].quantization {
-        lotr_qs8_quantize(network.kernels.table, w * h * 3, staging.pointer, input.assumingMemoryBound(to: Int8.self), scale, zp)
-      }
+    let target = staging?.pointer ?? input.assumingMemoryBound(to: Float.self)
+    image.withCImage { lotr_image_warp_normalize_f32($0, a, target, UInt32(w), UInt32(h), mean, invStd) }
+    if let staging, case .perTensor(let scale, let zp) = network.model.tensors[network.model.inputTensor].quantization {
+      lotr_qs8_quantize(network.kernels.table, w * h * 3, staging.pointer, input.assumingMemoryBound(to: Int8.self), scale, zp)
     }
   }
 }

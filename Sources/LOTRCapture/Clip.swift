@@ -287,7 +287,7 @@ public final class ClipSource: FrameSource {
       return .timedOut
     }
     goodThisPass += 1
-    let frame = Frame(sequence: produced, timestampNs: ts, width: decoded.width, height: decoded.height, format: output,
+    let frame = Frame(sequence: produced, timestampNs: ts, width: decoded.width, height: decoded.height, format: output.decodedLayout,
                       pixels: decoded.pixels, encoded: r.jpeg)
     produced += 1
     return .frame(frame)

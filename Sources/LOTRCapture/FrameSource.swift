@@ -1,11 +1,12 @@
 import LOTR
 
-/// The pixel layout a ``FrameSource`` delivers: packed RGB8 (3 bytes a pixel) or 8-bit gray.
+/// What a ``FrameSource`` is asked to deliver: packed RGB8, 8-bit gray, or the camera's own
+/// bytes (`camera`: YUYV, NV12, I420 or GREY as the device sends them, rows packed, for a
+/// consumer that warps its crops straight from them, like lotrd; JPEG and RGB24 decode to RGB8).
 public enum PixelFormat: String, Sendable, CaseIterable {
   case rgb8
   case gray8
-
-  public var bytesPerPixel: Int { self == .rgb8 ? 3 : 1 }
+  case camera
 }
 
 /// One captured, decoded frame.
@@ -18,16 +19,16 @@ public struct Frame: Sendable {
   public var timestampNs: Int64
   public var width: Int
   public var height: Int
-  public var format: PixelFormat
-  /// `width * height * format.bytesPerPixel` bytes, rows packed.
+  public var format: PixelLayout
+  /// `format.byteCount(width:height:)` bytes, rows packed.
   public var pixels: [UInt8]
   /// The JPEG as the camera or clip delivered it, when there was one (lets a recorder
   /// store MJPEG frames without re-encoding).
   public var encoded: [UInt8]?
 
-  public init(sequence: UInt64, timestampNs: Int64, width: Int, height: Int, format: PixelFormat,
+  public init(sequence: UInt64, timestampNs: Int64, width: Int, height: Int, format: PixelLayout,
               pixels: [UInt8], encoded: [UInt8]? = nil) {
-    precondition(pixels.count == width * height * format.bytesPerPixel, "frame pixel count does not match its size")
+    precondition(pixels.count == format.byteCount(width: width, height: height), "frame pixel count does not match its size")
     self.sequence = sequence
     self.timestampNs = timestampNs
     self.width = width
@@ -37,16 +38,11 @@ public struct Frame: Sendable {
     self.encoded = encoded
   }
 
-  /// The frame as an ``RGBImage`` (gray is replicated into three channels).
-  public var rgbImage: RGBImage {
-    switch format {
-    case .rgb8: return RGBImage(width: width, height: height, pixels: pixels)
-    case .gray8:
-      var rgb = [UInt8](repeating: 0, count: width * height * 3)
-      for i in 0..<(width * height) { rgb[3 * i] = pixels[i]; rgb[3 * i + 1] = pixels[i]; rgb[3 * i + 2] = pixels[i] }
-      return RGBImage(width: width, height: height, pixels: rgb)
-    }
-  }
+  /// The frame's pixels as they are (no copy), for the crop warps.
+  public var image: PixelImage { PixelImage(width: width, height: height, layout: format, pixels: pixels) }
+
+  /// The frame as an ``RGBImage`` (converted; gray is replicated into three channels).
+  public var rgbImage: RGBImage { image.rgbImage }
 }
 
 /// Something that happened to a source between frames.

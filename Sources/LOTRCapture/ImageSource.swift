@@ -74,7 +74,7 @@ public final class ImageSource: FrameSource {
         if paths.count == 1 { cache[i] = image }  // a still image: decode once
       }
       badRun = 0
-      let frame = Frame(sequence: produced, timestampNs: ts, width: image.width, height: image.height, format: output,
+      let frame = Frame(sequence: produced, timestampNs: ts, width: image.width, height: image.height, format: output.decodedLayout,
                         pixels: image.pixels)
       produced += 1
       return .frame(frame)

@@ -110,7 +110,7 @@ public final class PipeStreamSource: FrameSource {
                                   width: width, height: height, output: output)
         }
         buffer.removeFirst(size)
-        if let c = converted { return makeFrame(c.pixels, encoded: nil) }
+        if let c = converted { return makeFrame(c.pixels, layout: c.layout, encoded: nil) }
         droppedFrames += 1
       }
       return nil
@@ -128,7 +128,7 @@ public final class PipeStreamSource: FrameSource {
         let jpeg = Array(buffer[0..<(eoi + 2)])
         buffer.removeFirst(eoi + 2)
         if let decoded = PixelConversion.decodeJPEG(jpeg, output: output), decoded.width == width, decoded.height == height {
-          return makeFrame(decoded.pixels, encoded: jpeg)
+          return makeFrame(decoded.pixels, layout: output.decodedLayout, encoded: jpeg)
         }
         droppedFrames += 1
       }
@@ -145,9 +145,9 @@ public final class PipeStreamSource: FrameSource {
     return nil
   }
 
-  private func makeFrame(_ pixels: [UInt8], encoded: [UInt8]?) -> Frame {
+  private func makeFrame(_ pixels: [UInt8], layout: PixelLayout, encoded: [UInt8]?) -> Frame {
     defer { produced += 1 }
-    return Frame(sequence: produced, timestampNs: monotonicNanoseconds(), width: width, height: height, format: output,
+    return Frame(sequence: produced, timestampNs: monotonicNanoseconds(), width: width, height: height, format: layout,
                  pixels: pixels, encoded: encoded)
   }
 }

@@ -302,7 +302,7 @@ public final class V4L2Camera: FrameSource {
     if ts <= lastTimestamp { ts = lastTimestamp + 1 }
     lastTimestamp = ts
     let frame = Frame(sequence: nextSequence, timestampNs: ts, width: converted.width, height: converted.height,
-                      format: configuration.output, pixels: converted.pixels, encoded: converted.encoded)
+                      format: converted.layout, pixels: converted.pixels, encoded: converted.encoded)
     nextSequence += 1
     return frame
   }

@@ -138,4 +138,35 @@ public struct KernelBenchmark {
                threads: threads, count: shape.count, macs: oh * ow * channels * 9, int8Seconds: seconds,
                sgemmSeconds: nil)
   }
+
+  /// What lotrd's crops cost per camera frame, `layout` at `width` x `height`: the landmark
+  /// crop (`crop` square) and the detector's two squares (`detector` square), warped after
+  /// converting the whole frame to RGB8 as before, against warped straight from the
+  /// camera's bytes. Median seconds per frame (converted, direct), interleaved.
+  public func frameCrops(layout: PixelLayout, width: Int = 640, height: Int = 480, crop: Int = 160,
+                         detector: Int = 128) -> (converted: Double, direct: Double) {
+    var state: UInt32 = 12345
+    let bytes = (0..<layout.byteCount(width: width, height: height)).map { _ -> UInt8 in
+      state = state &* 1_664_525 &+ 1_013_904_223
+      return UInt8(truncatingIfNeeded: state >> 24)
+    }
+    let frame = PixelImage(width: width, height: height, layout: layout, pixels: bytes)
+    let (w, h) = (Float(width), Float(height))
+    // A rolled face crop of a third of the frame; the two detector squares of the shorter side.
+    let faceCrop: [Float] = [0.32 * h, -0.06 * h, 0.45 * w, 0.06 * h, 0.32 * h, 0.5 * h]
+    let squares: [[Float]] = [[h, 0, h / 2, 0, h, h / 2], [h, 0, w - h / 2, 0, h, h / 2]]
+    let mean: [Float] = [0.5, 0.5, 0.5], invStd: [Float] = [2, 2, 2]
+    var cropInput = [Float](repeating: 0, count: crop * crop * 3)
+    var detectorInput = [Float](repeating: 0, count: detector * detector * 3)
+    func warps(_ image: PixelImage) {
+      image.withCImage { im in
+        lotr_image_warp_normalize_f32(im, faceCrop, &cropInput, UInt32(crop), UInt32(crop), mean, invStd)
+        for a in squares {
+          lotr_image_warp_normalize_f32(im, a, &detectorInput, UInt32(detector), UInt32(detector), mean, invStd)
+        }
+      }
+    }
+    let times = medianSeconds([{ warps(PixelImage(frame.rgbImage)) }, { warps(frame) }])
+    return (times[0], times[1])
+  }
 }

@@ -151,7 +151,7 @@ public final class CNNFaceDetector: @unchecked Sendable {
   }
 
   /// Faces in the frame, best score first, after NMS (before `maxFaces`: all of them).
-  public func candidates(in image: RGBImage, minScore: Float? = nil) -> [AnchorDecoding.Candidate] {
+  public func candidates(in image: PixelImage, minScore: Float? = nil) -> [AnchorDecoding.Candidate] {
     let (w, h) = (Float(image.width), Float(image.height))
     // The frame as squares of its shorter side, overlapping evenly (640x480: two of 480):
     // no input spent on letterbox bars, faces a third larger than in one letterboxed pass,
@@ -185,7 +185,7 @@ public final class CNNFaceDetector: @unchecked Sendable {
 
   /// One run of the network on `region` of the frame (a square, or the frame letterboxed),
   /// candidates in frame pixels after NMS.
-  func pass(_ image: RGBImage, region: FaceBox, minScore: Float?) -> [AnchorDecoding.Candidate] {
+  func pass(_ image: PixelImage, region: FaceBox, minScore: Float?) -> [AnchorDecoding.Candidate] {
     let a = CropGeometry.transform(box: region, crop: metadata.crop)
     input.fill(from: image, transform: a)
     network.run()
@@ -202,7 +202,7 @@ public final class CNNFaceDetector: @unchecked Sendable {
     }
   }
 
-  public func detect(in image: RGBImage) -> [DetectedFace] {
+  public func detect(in image: PixelImage) -> [DetectedFace] {
     candidates(in: image).prefix(options.maxFaces).map { c in
       DetectedFace(box: c.box, keypoints: c.keypoints, score: c.score, crop: mapping.alignedBox(for: c))
     }
@@ -254,7 +254,7 @@ extension CNNFaceDetector {
   /// How sure the detector is that a face fills the landmark model's crop `crop`, and where
   /// it puts the eyes: one pass over the crop's bounding square (the square the landmark
   /// model sees, grown 1.5x so a shifted face is still whole). nil when it finds no face there.
-  public func check(_ image: RGBImage, crop: AlignedBox, cropScale: Float) -> AnchorDecoding.Candidate? {
+  public func check(_ image: PixelImage, crop: AlignedBox, cropScale: Float) -> AnchorDecoding.Candidate? {
     let side = 1.5 * cropScale * max(crop.box.width, crop.box.height)
     let (cx, cy) = (crop.box.x + crop.box.width / 2, crop.box.y + crop.box.height / 2)
     let region = FaceBox(x: cx - side / 2, y: cy - side / 2, width: side, height: side)

@@ -165,13 +165,13 @@ public final class FaceTracker {
   }
 
   /// Landmarks of the face in `box` rolled by `roll` (LandmarkModel.landmarks(in:box:roll:)).
-  public typealias Landmarker = (RGBImage, FaceBox, Float) -> [Point]
+  public typealias Landmarker = (PixelImage, FaceBox, Float) -> [Point]
   /// The landmark model's crops (landmark-box convention, rolled) of the faces in a frame:
   /// a detector and its mapping.
-  public typealias Detect = (RGBImage) -> [AlignedBox]
+  public typealias Detect = (PixelImage) -> [AlignedBox]
 
   /// A confidence in [0, 1] that `points` (from the crop) are right; run on every result.
-  public typealias Confidence = (RGBImage, AlignedBox, [Point]) -> Float
+  public typealias Confidence = (PixelImage, AlignedBox, [Point]) -> Float
 
   public var options: Options
   /// The landmark model's outer eye corners (roll, plausibility); nil = by the point count.
@@ -226,7 +226,7 @@ public final class FaceTracker {
 
   /// Landmarks for every followed face in this frame, in id order. `timestamp` in seconds
   /// (monotonic) drives the smoothing.
-  public func update(_ frame: RGBImage, timestamp: Double) -> [TrackedFace] {
+  public func update(_ frame: PixelImage, timestamp: Double) -> [TrackedFace] {
     frames += 1
     var detected = false
     if sinceDetection >= (tracks.isEmpty ? options.idleDetectInterval : options.redetectInterval) {
@@ -248,14 +248,14 @@ public final class FaceTracker {
     return faces.filter { ids.contains($0.id) }.sorted { $0.id < $1.id }
   }
 
-  private func detect(_ frame: RGBImage) -> [AlignedBox] {
+  private func detect(_ frame: PixelImage) -> [AlignedBox] {
     detectorRuns += 1
     return detectFaces(frame)
   }
 
   /// Runs the landmarker on every live track (or only those just re-initialised by the
   /// detector); a track whose landmarks fail the check is marked lost.
-  private func run(_ frame: RGBImage, timestamp: Double, onlyFresh: Bool = false) -> [TrackedFace] {
+  private func run(_ frame: PixelImage, timestamp: Double, onlyFresh: Bool = false) -> [TrackedFace] {
     var faces: [TrackedFace] = []
     for k in tracks.indices where !tracks[k].lost && (!onlyFresh || tracks[k].fromDetector) {
       var t = tracks[k]

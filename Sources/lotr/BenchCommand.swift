@@ -46,7 +46,7 @@ struct BenchCommand: ParsableCommand {
       network = try Network(model: file, kernels: path, threads: threads)
       let input = ModelInput(network)
       let frame = CropGeometry.transform(box: FaceBox(x: 0, y: 0, width: 640, height: 480), crop: file.metadata.crop)
-      infer = { input.fill(from: image, transform: frame); network.run() }
+      infer = { input.fill(from: PixelImage(image), transform: frame); network.run() }
     } else {
       start = KernelBenchmark.now()
       let landmarkModel = try LandmarkModel(path: model, kernels: path, threads: threads)

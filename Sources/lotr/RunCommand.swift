@@ -67,7 +67,7 @@ struct RunCommand: ParsableCommand {
       }
       let crops: [AlignedBox]
       if let cnnDetector {
-        crops = cnnDetector.detect(in: image).map(\.crop)
+        crops = cnnDetector.detect(in: PixelImage(image)).map(\.crop)
       } else {
         crops = [AlignedBox(box: fixedBox ?? FaceBox(x: 0, y: 0, width: Float(image.width), height: Float(image.height)), roll: 0)]
       }
@@ -80,7 +80,7 @@ struct RunCommand: ParsableCommand {
         let points = landmarkModel.landmarks(in: image, box: faceBox, roll: crop.roll)
         // As lotrd's LANDMARKS score (docs/VISION.md): one more detector pass over the crop.
         let score = cnnDetector.map { d in
-          LandmarkConfidence.score(landmarks: points, crop: crop, check: d.check(image, crop: crop, cropScale: landmarkModel.metadata.crop.scale),
+          LandmarkConfidence.score(landmarks: points, crop: crop, check: d.check(PixelImage(image), crop: crop, cropScale: landmarkModel.metadata.crop.scale),
                                    mapping: d.mapping)
         }
         results.append((faceBox, points))

@@ -43,7 +43,7 @@ extension VisionCommand {
             + "\(set.faces.count) faces: \(isVal.filter { $0 }.count) validation, \(isVal.filter { !$0 }.count) fit the mapping")
 
       // 1. Candidates on the photos; fit the mapping on the non-validation faces.
-      let found = images.map { detector.candidates(in: $0) }
+      let found = images.map { detector.candidates(in: PixelImage($0)) }
       var mapping = DetectorBoxMapping.identity
       for _ in 0..<4 {
         var pairs: [(AnchorDecoding.Candidate, AlignedBox)] = []
@@ -86,7 +86,7 @@ extension VisionCommand {
           let frame = clip.render(poses: [pose], seed: UInt64(i))
           let points = clip.truth(face: 0, pose: pose)
           let t = AlignedBox(landmarks: points)!
-          lists.append(detector.candidates(in: frame)); truths.append(t)
+          lists.append(detector.candidates(in: PixelImage(frame))); truths.append(t)
           if size == 120 { deskFrames.append((frame, t, points)) }
         }
         let r = rate(lists, truths)
@@ -109,12 +109,12 @@ extension VisionCommand {
             }
           }
         }
-        falsePositives += detector.candidates(in: im).count
+        falsePositives += detector.candidates(in: PixelImage(im)).count
       }
       let far = SyntheticClip.Pose(cx: -10_000, cy: -10_000, scale: 1, roll: 0)
       let bare = SyntheticClip(sources: [(images[0], set.faces[0].points)], frameCount: 1).render(poses: [far], seed: 1)
       print("face-free: \(falsePositives) detections in \(val.count) photos with their faces filled (\(fixed(Double(falsePositives) / Double(val.count), 3)) per image), "
-            + "\(detector.candidates(in: bare).count) on the bare background frame")
+            + "\(detector.candidates(in: PixelImage(bare)).count) on the bare background frame")
 
       // 4. Time per 640x480 frame, 1 thread (letterbox warp + network + decoding + NMS).
       // A frame with a face takes one pass; a face-free one the whole search (whole frame, 2x2, 3x3 tiles).
@@ -122,7 +122,7 @@ extension VisionCommand {
         var times: [Double] = []
         for _ in 0..<(runs + 3) {
           let t0 = KernelBenchmark.now()
-          _ = detector.detect(in: frame)
+          _ = detector.detect(in: PixelImage(frame))
           times.append(KernelBenchmark.now() - t0)
         }
         times.removeFirst(3)
@@ -137,7 +137,7 @@ extension VisionCommand {
       for (frame, t, points) in deskFrames {
         let ideal = lm.landmarks(in: frame, box: FaceBox(bounding: points)!)
         fromTruth.append(LandmarkError.nme(ideal, points))
-        let c = detector.candidates(in: frame).max { iou(mapping.alignedBox(for: $0).box, t.box) < iou(mapping.alignedBox(for: $1).box, t.box) }
+        let c = detector.candidates(in: PixelImage(frame)).max { iou(mapping.alignedBox(for: $0).box, t.box) < iou(mapping.alignedBox(for: $1).box, t.box) }
         guard let c, iou(mapping.alignedBox(for: c).box, t.box) > 0.3 else { missed += 1; continue }
         let a = mapping.alignedBox(for: c)
         fromDetector.append(LandmarkError.nme(lm.landmarks(in: frame, box: a.box, roll: a.roll), points))

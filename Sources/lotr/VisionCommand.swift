@@ -71,7 +71,7 @@ extension VisionCommand {
       let crop = lm?.metadata.crop ?? ModelMetadata.Crop(rule: "landmark-box", scale: 1.3)
       var proxy = GroundTruthLandmarker()
       var frameIndex = 0
-      func landmarks(_ image: RGBImage, _ box: FaceBox, _ roll: Float) -> [Point] {
+      func landmarks(_ image: PixelImage, _ box: FaceBox, _ roll: Float) -> [Point] {
         if let lm { return lm.landmarks(in: image, box: box, roll: roll) }
         return proxy.landmarks(truth: clip.truth(face: 0, frame: frameIndex), box: box, roll: roll, crop: crop)
       }
@@ -92,7 +92,7 @@ extension VisionCommand {
       let tracker = FaceTracker(options: options, detect: { detector.detect(in: $0).map(\.crop) }, landmarker: landmarks)
       for n in 0..<frames {
         frameIndex = n
-        let image = clip.render(frame: n)
+        let image = PixelImage(clip.render(frame: n))
         let truth = clip.truth(face: 0, frame: n)
         let tb = FaceBox(bounding: truth)!
         // Detect every frame: the detection whose crop best overlaps the truth.
@@ -153,7 +153,7 @@ extension VisionCommand {
       var raw: [[Point]?] = []
       for k in 0..<frames {
         n = k
-        raw.append(tracker.update(clip.render(frame: k), timestamp: Double(k) / clip.fps).first?.rawPoints)
+        raw.append(tracker.update(PixelImage(clip.render(frame: k)), timestamp: Double(k) / clip.fps).first?.rawPoints)
       }
       let still = Array(5..<28) + Array((frames - 28)..<(frames - 2))
       let moving = Array(35..<(frames - 35))

@@ -59,7 +59,7 @@ extension VisionCommand {
         for t in 0..<total {
           if rng.uniform() < Float(share) { continue }
           let truth = points[index[t]]
-          let faces = tracker.update(frames[index[t]], timestamp: Double(t) / fps)
+          let faces = tracker.update(PixelImage(frames[index[t]]), timestamp: Double(t) / fps)
           guard let tb = FaceBox(bounding: truth),
                 let face = faces.max(by: { iou($0.crop.boundingBox, tb) < iou($1.crop.boundingBox, tb) }) else {
             missing += 1; continue

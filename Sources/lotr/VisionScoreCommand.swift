@@ -47,7 +47,7 @@ extension VisionCommand {
         for (kind, (im, crop)) in Self.crops(image, f.points).enumerated() {
           let points = lm.landmarks(in: im, box: crop.box, roll: crop.roll)
           let correct = kind != 1 && LandmarkError.nme(points, f.points) < 0.08
-          let check = detector.check(im, crop: crop, cropScale: lm.metadata.crop.scale)
+          let check = detector.check(PixelImage(im), crop: crop, cropScale: lm.metadata.crop.scale)
           samples.append(Sample(kind: kind, correct: correct, check: check,
                                 features: .init(landmarks: points, crop: crop, check: check, mapping: detector.mapping)))
         }

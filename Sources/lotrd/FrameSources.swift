@@ -80,11 +80,13 @@ enum SourceSpec: Sendable, Equatable {
   func open() throws -> (source: FrameSource, width: Int, height: Int) {
     switch self {
     case .camera(let path, let width, let height, let fps):
-      let c = try V4L2Camera(CameraConfiguration(device: path, width: width, height: height, fps: fps > 0 ? fps : nil))
+      // The camera's own YUYV / NV12 / I420 / GREY bytes: the crops are warped from them.
+      let c = try V4L2Camera(CameraConfiguration(device: path, width: width, height: height, fps: fps > 0 ? fps : nil,
+                                                 formats: [], output: .camera))
       Log.info("camera \(c.description)")
       return (c, c.negotiation?.width ?? width, c.negotiation?.height ?? height)
     case .pipe(let path, let codec, let width, let height):
-      return (try PipeStreamSource(path: path, codec: codec, width: width, height: height, output: .rgb8), width, height)
+      return (try PipeStreamSource(path: path, codec: codec, width: width, height: height, output: .camera), width, height)
     case .images(let folder, let loop):
       let s = try ImageSource(path: folder, output: .rgb8, loop: loop, realtime: false)
       let size = try s.firstFrameSize()

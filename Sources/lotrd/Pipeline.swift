@@ -376,7 +376,7 @@ private struct InferenceLoop {
       }
       guard let taken else { continue }
       let start = monotonicNanoseconds()
-      let image = taken.frame.rgbImage
+      let image = taken.frame.image   // the camera's pixels: no full-frame RGB
       // A tracker per face-finding setting; rebuilt after a model swap.
       let key = [c.detector, c.detectorModel, c.model].joined(separator: "|")  // no file probe per frame
       if key != trackerKey {

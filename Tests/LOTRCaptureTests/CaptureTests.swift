@@ -298,6 +298,40 @@ final class CaptureTests: XCTestCase {
     let short = raw.prefix(20).map { $0 }
     XCTAssertNil(short.withUnsafeBytes { PixelConversion.convert($0, layout: .yuyv(bytesPerLine: bpl), width: w, height: h, output: .rgb8) })
   }
+
+  /// `.camera` output keeps YUYV / NV12 / I420 / GREY as they are (padded rows packed), and
+  /// the crop warp straight from those bytes equals, bit for bit, the warp of the frame
+  /// converted to RGB8: lotrd never converts a whole frame just to crop it.
+  func testCameraPixelsWarpExactlyLikeTheirRGBConversion() {
+    let (w, h) = (37, 23)   // odd: a partial chroma pair on the last column and row
+    var rng = SystemRandomNumberGenerator()
+    let cases: [(CameraPixelLayout, PixelLayout, Int)] = [
+      (.yuyv(bytesPerLine: 88), .yuyv, 88 * h), (.grey(bytesPerLine: 40), .gray8, 40 * h),
+      (.nv12(bytesPerLine: 40), .nv12, 40 * h + 40 * 12), (.yuv420(bytesPerLine: 40), .i420, 40 * h + 20 * 12 * 2),
+    ]
+    // Whole frame, a rolled crop partly outside it, a magnified one between pixel centres.
+    let transforms: [[Float]] = [[37, 0, 18.5, 0, 23, 11.5], [20, -9, 6, 9, 20, 4], [4.3, 0.7, 20.2, -0.7, 4.3, 12.9]]
+    let mean: [Float] = [0.485, 0.456, 0.406], invStd: [Float] = [4.37, 4.46, 4.44]
+    for (camera, layout, bytes) in cases {
+      let raw = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &rng) }
+      guard let direct = raw.withUnsafeBytes({ PixelConversion.convert($0, layout: camera, width: w, height: h, output: .camera) }),
+            let rgb = raw.withUnsafeBytes({ PixelConversion.convert($0, layout: camera, width: w, height: h, output: .rgb8) }) else {
+        return XCTFail("\(layout): conversion failed")
+      }
+      XCTAssertEqual(direct.layout, layout)
+      XCTAssertEqual(rgb.layout, .rgb8)
+      let image = PixelImage(width: w, height: h, layout: direct.layout, pixels: direct.pixels)
+      XCTAssertEqual(image.rgbImage.pixels, rgb.pixels, "\(layout): packed planes convert like the padded buffer")
+      let rgbImage = PixelImage(width: w, height: h, layout: .rgb8, pixels: rgb.pixels)
+      for a in transforms {
+        var fromCamera = [Float](repeating: 0, count: 16 * 12 * 3), fromRGB = fromCamera
+        image.withCImage { lotr_image_warp_normalize_f32($0, a, &fromCamera, 16, 12, mean, invStd) }
+        rgbImage.withCImage { lotr_image_warp_normalize_f32($0, a, &fromRGB, 16, 12, mean, invStd) }
+        let first = zip(fromCamera, fromRGB).firstIndex { $0 != $1 }
+        XCTAssertNil(first, "\(layout) warped by \(a): first difference at element \(first ?? -1)")
+      }
+    }
+  }
 }
 
 enum URLPath {

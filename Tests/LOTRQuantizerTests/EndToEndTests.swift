@@ -33,8 +33,9 @@ final class EndToEndTests: XCTestCase {
       let expected = nchwToNHWC(try readFloats(tiny.appendingPathComponent(dump.image + ".input.bin").path), c: 3, h: 64, w: 64)
       var got = [Float](repeating: 0, count: 64 * 64 * 3)
       let mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225]
-      lotr_rgb8_warp_normalize_f32(image.pixels, UInt32(image.width), UInt32(image.height), image.width * 3, dump.matrix,
-                                   &got, 64, 64, mean, std.map { 1 / $0 })
+      PixelImage(image).withCImage {
+        lotr_image_warp_normalize_f32($0, dump.matrix, &got, 64, 64, mean, std.map { 1 / $0 })
+      }
       let worst = zip(got, expected).map { abs($0 - $1) }.max()!
       // One 8-bit level after normalisation is 1/255/0.224 = 0.0175: allow a JPEG decoder's
       // off-by-one on a few pixels, but the geometry must agree far better than a pixel shift.

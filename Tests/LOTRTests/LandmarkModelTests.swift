@@ -50,21 +50,28 @@ final class LandmarkModelTests: XCTestCase {
     XCTAssertLessThan(model.loadSeconds, 5)
   }
 
+  /// The crop warp of a packed 4x2 RGB8 frame into a 4x2 crop.
+  private func warp(_ src: [UInt8], _ affine: [Float], _ dst: inout [Float], _ mean: [Float], _ invStd: [Float]) {
+    PixelImage(width: 4, height: 2, layout: .rgb8, pixels: src).withCImage {
+      lotr_image_warp_normalize_f32($0, affine, &dst, 4, 2, mean, invStd)
+    }
+  }
+
   func testWarpSamplesPixelCentresExactlyAndPadsWithBlack() {
     // A 4x2 frame; the identity crop of the whole frame reproduces it.
     let src: [UInt8] = (0..<24).map { UInt8($0 * 10) }
     var dst = [Float](repeating: -1, count: 24)
     let identity: [Float] = [4, 0, 2, 0, 2, 1] // 4 wide, 2 high, centred at (2, 1)
-    lotr_rgb8_warp_normalize_f32(src, 4, 2, 12, identity, &dst, 4, 2, [0, 0, 0], [1, 1, 1])
+    warp(src, identity, &dst, [0, 0, 0], [1, 1, 1])
     for i in 0..<24 { XCTAssertEqual(dst[i], Float(src[i]) / 255, accuracy: 1e-6, "element \(i)") }
     // Shifted half a frame left: the left half reads outside, i.e. black, then normalised.
     let shifted: [Float] = [4, 0, 0, 0, 2, 1]
-    lotr_rgb8_warp_normalize_f32(src, 4, 2, 12, shifted, &dst, 4, 2, [0.5, 0.5, 0.5], [2, 2, 2])
+    warp(src, shifted, &dst, [0.5, 0.5, 0.5], [2, 2, 2])
     XCTAssertEqual(dst[0], -1, accuracy: 1e-6, "black normalised: (0 - 0.5) * 2")
     XCTAssertEqual(dst[9], (Float(src[3]) / 255 - 0.5) * 2, accuracy: 1e-6, "crop column 3 = frame column 1")
     // Halfway between two pixel centres: the mean.
     let half: [Float] = [4, 0, 2.5, 0, 2, 1]
-    lotr_rgb8_warp_normalize_f32(src, 4, 2, 12, half, &dst, 4, 2, [0, 0, 0], [1, 1, 1])
+    warp(src, half, &dst, [0, 0, 0], [1, 1, 1])
     XCTAssertEqual(dst[0], (Float(src[0]) + Float(src[3])) / 2 / 255, accuracy: 1e-6)
   }
 

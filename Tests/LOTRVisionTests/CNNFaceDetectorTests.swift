@@ -15,7 +15,7 @@ final class CNNFaceDetectorTests: XCTestCase {
     XCTAssertEqual(detector.metadata.kind, .faceDetection)
     XCTAssertGreaterThan(detector.network.steps.filter(\.int8).count, 60, "the backbone runs int8")
     for (image, points) in try fixtureFaces() {
-      let faces = detector.detect(in: image)
+      let faces = detector.detect(in: PixelImage(image))
       XCTAssertEqual(faces.count, 1, "one face per fixture crop")
       guard let face = faces.first, let truth = AlignedBox(landmarks: points) else { continue }
       XCTAssertGreaterThan(face.score, 0.7)
@@ -38,12 +38,12 @@ final class CNNFaceDetectorTests: XCTestCase {
     let pose = SyntheticClip.Pose(cx: 420, cy: 200, scale: 150 / box.width, roll: 0.25)
     let frame = clip.render(poses: [pose], seed: 3)
     let truth = AlignedBox(landmarks: clip.truth(face: 0, pose: pose))!
-    let faces = detector.detect(in: frame)
+    let faces = detector.detect(in: PixelImage(frame))
     XCTAssertEqual(faces.count, 1)
     XCTAssertGreaterThan(faces.first.map { iou($0.crop.box, truth.box) } ?? 0, 0.5)
     XCTAssertEqual(faces.first?.crop.roll ?? 0, 0.25, accuracy: 0.12, "a rolled face gives a rolled crop")
     let empty = clip.render(poses: [SyntheticClip.Pose(cx: -5000, cy: -5000, scale: 1, roll: 0)], seed: 3)
-    XCTAssertTrue(detector.detect(in: empty).isEmpty, "no face on the bare background (tiles included)")
+    XCTAssertTrue(detector.detect(in: PixelImage(empty)).isEmpty, "no face on the bare background (tiles included)")
   }
 
   func testModelsOfTheOtherTaskAreRefusedByName() throws {

@@ -39,7 +39,7 @@ final class LandmarkConfidenceTests: XCTestCase {
       func score(_ crop: AlignedBox) -> Float {
         let points = lm.landmarks(in: image, box: crop.box, roll: crop.roll)
         return LandmarkConfidence.score(landmarks: points, crop: crop,
-                                        check: detector.check(image, crop: crop, cropScale: lm.metadata.crop.scale))
+                                        check: detector.check(PixelImage(image), crop: crop, cropScale: lm.metadata.crop.scale))
       }
       XCTAssertGreaterThan(score(truth), 0.7, f.image)
       var off = truth

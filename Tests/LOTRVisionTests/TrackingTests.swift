@@ -88,7 +88,7 @@ final class TrackerTests: XCTestCase {
 
   func testIdsStayStableAndDetectorRunsEveryKFrames() throws {
     let scene = Scene(shape: try unitShape())
-    let frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 640 * 480 * 3))
+    let frame = PixelImage(width: 640, height: 480, layout: .gray8, pixels: [UInt8](repeating: 0, count: 640 * 480))
     let tracker = makeTracker(scene, fail: { _ in false })
     var idOf: [Int: Int] = [:] // face index -> id
     for n in 0..<60 {
@@ -108,7 +108,7 @@ final class TrackerTests: XCTestCase {
 
   func testImplausibleLandmarksTriggerAnImmediateRedetectionAndKeepTheId() throws {
     let scene = Scene(shape: try unitShape())
-    let frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 640 * 480 * 3))
+    let frame = PixelImage(width: 640, height: 480, layout: .gray8, pixels: [UInt8](repeating: 0, count: 640 * 480))
     // Face 0's landmarks collapse on frame 14 only (crop from frame 13's landmarks).
     var failed = false
     let tracker = makeTracker(scene, fail: { n in
@@ -134,7 +134,7 @@ final class TrackerTests: XCTestCase {
 
   func testALowScoreRedetectsInTheSameFrameAndAVeryLowOneDropsTheFace() throws {
     let scene = Scene(shape: try unitShape())
-    let frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 640 * 480 * 3))
+    let frame = PixelImage(width: 640, height: 480, layout: .gray8, pixels: [UInt8](repeating: 0, count: 640 * 480))
     let tracker = makeTracker(scene, fail: { _ in false })
     // Face 0 (left, larger) scores 0.2 while tracked on frame 5 (below redetectBelow 0.3),
     // from frame 20 on it scores 0.05 always (below dropBelow 0.1): a face the model gets wrong.
@@ -166,7 +166,7 @@ final class TrackerTests: XCTestCase {
     let scene = Scene(shape: try unitShape())
     var options = FaceTracker.Options()
     options.smoothing = nil
-    let frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 640 * 480 * 3))
+    let frame = PixelImage(width: 640, height: 480, layout: .gray8, pixels: [UInt8](repeating: 0, count: 640 * 480))
     let drift: [Int: Float] = [5: 0.35, 6: 0.7]   // frame -> landmarks shifted by this many face sizes
     let tracker = FaceTracker(options: options, detect: { _ in
       scene.detections += 1
@@ -193,7 +193,7 @@ final class TrackerTests: XCTestCase {
     let scene = Scene(shape: try unitShape())
     var options = FaceTracker.Options()
     options.smoothing = nil
-    let frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 640 * 480 * 3))
+    let frame = PixelImage(width: 640, height: 480, layout: .gray8, pixels: [UInt8](repeating: 0, count: 640 * 480))
     let arrives = 31
     let tracker = FaceTracker(options: options, detect: { _ in
       scene.detections += 1
@@ -215,7 +215,7 @@ final class TrackerTests: XCTestCase {
     var options = FaceTracker.Options()
     options.redetectInterval = 5
     options.smoothing = nil
-    let frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 640 * 480 * 3))
+    let frame = PixelImage(width: 640, height: 480, layout: .gray8, pixels: [UInt8](repeating: 0, count: 640 * 480))
     let tracker = FaceTracker(options: options, detect: { _ in
       scene.detections += 1
       return (gone ? [1] : [0, 1]).map { AlignedBox(box: FaceBox(bounding: scene.truth($0))!, roll: 0) }

@@ -220,22 +220,7 @@ void lotr_f32_attention(const lotr_kernels* kernels, lotr_threadpool* pool, size
                         size_t heads, size_t head_dim, float scale, const float* q, size_t q_stride, const float* k,
                         const float* v, size_t kv_stride, float* y, size_t y_stride, void* scratch);
 
-/* ------------------------------------------------------------------ pixels --- */
-
-/*
- * The crop warp of the model's crop rule (training/lotr_train/geometry.py), from a packed
- * RGB8 frame straight to the normalised NHWC float input:
- *   for crop pixel (i, j) of an out_w x out_h crop: u = (j + 0.5) / out_w, v = (i + 0.5) / out_h
- *   (X, Y) = A * (u - 0.5, v - 0.5, 1)      continuous source coords, pixel x spans [x, x+1)
- *   sample = bilinear at (X - 0.5, Y - 0.5) over pixel centres; each tap outside the frame
- *            reads 0 (black), as torch's grid_sample(padding_mode="zeros")
- *   dst[i][j][c] = (sample[c] / 255 - mean[c]) * inv_std[c]
- * affine is row-major 2x3: {a00, a01, a02, a10, a11, a12}. Float math, scalar: this is
- * the specification the SIMD variants will follow.
- */
-void lotr_rgb8_warp_normalize_f32(const uint8_t* src, uint32_t src_width, uint32_t src_height, size_t src_stride,
-                                  const float affine[6], float* dst, uint32_t out_width, uint32_t out_height,
-                                  const float mean[3], const float inv_std[3]);
+/* The crop warp (camera pixels to the model input) is in lotr_pixels.h. */
 
 #ifdef __cplusplus
 }

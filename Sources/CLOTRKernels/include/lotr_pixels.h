@@ -57,6 +57,44 @@ void lotr_y8_to_gray8(const lotr_kernels* kernels, size_t width, size_t height, 
 void lotr_rgb8_to_gray8(const lotr_kernels* kernels, size_t width, size_t height, const uint8_t* src,
                         size_t src_stride, uint8_t* dst, size_t dst_stride);
 
+/*
+ * A frame as the camera delivered it, for the crop warp: no full-frame conversion is made
+ * to crop 160x160 (or a detector's 128x128) out of 640x480. plane/stride by layout:
+ *   RGB8  plane[0] packed R G B;   GRAY8  plane[0] (full range, replicated to R = G = B);
+ *   YUYV  plane[0] Y0 U Y1 V pairs;   NV12  plane[0] Y, plane[1] interleaved U V;
+ *   I420  plane[0] Y, plane[1] U, plane[2] V (ceil(w/2) x ceil(h/2) each).
+ */
+typedef enum {
+  LOTR_IMAGE_RGB8 = 0,
+  LOTR_IMAGE_GRAY8 = 1,
+  LOTR_IMAGE_YUYV = 2,
+  LOTR_IMAGE_NV12 = 3,
+  LOTR_IMAGE_I420 = 4,
+} lotr_image_layout;
+
+typedef struct {
+  lotr_image_layout layout;
+  uint32_t width, height;
+  const uint8_t* plane[3];
+  size_t stride[3]; /* bytes per row of each plane */
+} lotr_image;
+
+/*
+ * The crop warp of the model's crop rule (training/lotr_train/geometry.py), from any
+ * lotr_image straight to the normalised NHWC float input [out_h][out_w][3]:
+ *   for crop pixel (i, j): u = (j + 0.5) / out_w, v = (i + 0.5) / out_h
+ *   (X, Y) = A * (u - 0.5, v - 0.5, 1)      continuous source coords, pixel x spans [x, x+1)
+ *   sample = bilinear at (X - 0.5, Y - 0.5) over pixel centres; each tap outside the frame
+ *            reads 0 (black), as torch's grid_sample(padding_mode="zeros")
+ *   dst[i][j][c] = (sample[c] / 255 - mean[c]) * inv_std[c]
+ * Each tap is the pixel's RGB of the contract above (BT.601 limited range, nearest chroma),
+ * so warping a YUYV / NV12 / I420 / GREY frame gives bit for bit what warping its
+ * lotr_*_to_rgb8 conversion gives (Tests/LOTRTests/PixelImageTests.swift). affine is
+ * row-major 2x3 {a00, a01, a02, a10, a11, a12}. Float math, scalar: the specification.
+ */
+void lotr_image_warp_normalize_f32(const lotr_image* src, const float affine[6], float* dst, uint32_t out_width,
+                                   uint32_t out_height, const float mean[3], const float inv_std[3]);
+
 #ifdef __cplusplus
 }
 #endif
