@@ -687,7 +687,7 @@ def mac_limit(tools: Toolchain, core: Core, arch: str) -> dict:
 # llvm-mca of the loop's whole instruction range, every path laid end to end, is an upper
 # bound on its per-pixel cycles. The pixel loop is the smallest loop that stores the three
 # channels of one output pixel.
-WARP = Kernel("rgb8_warp_normalize_f32 (C)", "image_warp.c", "lotr_rgb8_warp_normalize_f32", "aarch64", "warp",
+WARP = Kernel("image_warp_normalize_f32 (C)", "image_warp.c", "lotr_image_warp_normalize_f32", "aarch64", "warp",
               ("a53", "a72", "a76"), ("a53", "a72", "a76"))
 
 
@@ -695,8 +695,9 @@ def analyse_warp(tools: Toolchain, core: Core) -> dict:
     cpu, note = tools.model_cpu(core, "aarch64")
     fn = parse_function(tools.compile(WARP, core), WARP.function, "aarch64")
     def stores(l):
-        return sum(1 for i in l.instructions(fn) if i.mnemonic == "str" and re.match(r"s\d+,", i.operands))
-    candidates = [l for l in loops_of(fn, "aarch64") if stores(l) == 3]
+        return sum(2 if i.mnemonic == "stp" else 1 for i in l.instructions(fn)
+                   if i.mnemonic in ("str", "stur", "stp") and re.match(r"s\d+,", i.operands))
+    candidates = [l for l in loops_of(fn, "aarch64") if stores(l) >= 3]
     if not candidates:
         raise ModelError(f"{WARP.function} ({core.cpu}): no loop stores one pixel's three channels")
     loop = min(candidates, key=lambda l: len(l.blocks))
