@@ -327,7 +327,7 @@ final class CaptureTests: XCTestCase {
         var fromCamera = [Float](repeating: 0, count: 16 * 12 * 3), fromRGB = fromCamera
         image.withCImage { lotr_image_warp_normalize_f32($0, a, &fromCamera, 16, 12, mean, invStd) }
         rgbImage.withCImage { lotr_image_warp_normalize_f32($0, a, &fromRGB, 16, 12, mean, invStd) }
-        let first = zip(fromCamera, fromRGB).firstIndex { $0 != $1 }
+        let first = fromCamera.indices.first { fromCamera[$0] != fromRGB[$0] }
         XCTAssertNil(first, "\(layout) warped by \(a): first difference at element \(first ?? -1)")
       }
     }
