@@ -44,8 +44,13 @@ enum PixelConversion {
       ConvertedFrame(pixels: pixels, layout: layout, width: w, height: h, encoded: nil)
     }
     let target = output.decodedLayout
-    var out = [UInt8](repeating: 0, count: target.byteCount(width: w, height: h))
     let stride = target == .rgb8 ? w * 3 : w
+    /// A `target` frame written by `fill` (allocated only on the paths that convert, so
+    /// `.camera` output never pays for a full-frame RGB buffer).
+    func converted(_ fill: (UnsafeMutablePointer<UInt8>) -> Void) -> ConvertedFrame {
+      let count = target.byteCount(width: w, height: h)
+      return frame([UInt8](unsafeUninitializedCapacity: count) { buffer, n in fill(buffer.baseAddress!); n = count }, target)
+    }
     switch layout {
     case .yuyv(let bpl):
       let row = (w + 1) / 2 * 4
@@ -56,9 +61,9 @@ enum PixelConversion {
         packed(base, rows: h, bytes: row, line: line, into: &raw, at: 0)
         return frame(raw, .yuyv)
       }
-      out.withUnsafeMutableBufferPointer { dst in
-        if target == .rgb8 { lotr_yuyv_to_rgb8(nil, w, h, base, line, dst.baseAddress, stride) }
-        else { lotr_yuyv_to_gray8(nil, w, h, base, line, dst.baseAddress, stride) }
+      return converted { dst in
+        if target == .rgb8 { lotr_yuyv_to_rgb8(nil, w, h, base, line, dst, stride) }
+        else { lotr_yuyv_to_gray8(nil, w, h, base, line, dst, stride) }
       }
     case .grey(let bpl):
       let line = max(bpl, w)
@@ -68,7 +73,7 @@ enum PixelConversion {
         packed(base, rows: h, bytes: w, line: line, into: &gray, at: 0)
         return frame(gray, .gray8)
       }
-      out.withUnsafeMutableBufferPointer { dst in
+      return converted { dst in
         for r in 0..<h {
           let src = base + r * line
           for x in 0..<w { let g = src[x]; dst[(r * w + x) * 3] = g; dst[(r * w + x) * 3 + 1] = g; dst[(r * w + x) * 3 + 2] = g }
@@ -95,29 +100,28 @@ enum PixelConversion {
         }
         return frame(raw, packedLayout)
       }
-      out.withUnsafeMutableBufferPointer { dst in
+      return converted { dst in
         if target == .gray8 {
-          lotr_y8_to_gray8(nil, w, h, base, line, dst.baseAddress, stride)
+          lotr_y8_to_gray8(nil, w, h, base, line, dst, stride)
         } else if isNV12 {
-          lotr_nv12_to_rgb8(nil, w, h, base, line, base + ySize, cLine, dst.baseAddress, stride)
+          lotr_nv12_to_rgb8(nil, w, h, base, line, base + ySize, cLine, dst, stride)
         } else {
           lotr_i420_to_rgb8(nil, w, h, base, line, base + ySize, cLine, base + ySize + cLine * ch, cLine,
-                            dst.baseAddress, stride)
+                            dst, stride)
         }
       }
     case .rgb24(let bpl):
       let line = max(bpl, w * 3)
       guard need(line * (h - 1) + w * 3) else { return nil }
-      out.withUnsafeMutableBufferPointer { dst in
-        if target == .gray8 { lotr_rgb8_to_gray8(nil, w, h, base, line, dst.baseAddress, stride) }
-        else { for r in 0..<h { (dst.baseAddress! + r * stride).update(from: base + r * line, count: w * 3) } }
+      return converted { dst in
+        if target == .gray8 { lotr_rgb8_to_gray8(nil, w, h, base, line, dst, stride) }
+        else { for r in 0..<h { (dst + r * stride).update(from: base + r * line, count: w * 3) } }
       }
     case .jpeg:
       let bytes = Array(UnsafeBufferPointer(start: base, count: raw.count))
       guard let decoded = decodeJPEG(bytes, output: output) else { return nil }
       return ConvertedFrame(pixels: decoded.pixels, layout: target, width: decoded.width, height: decoded.height, encoded: bytes)
     }
-    return frame(out, target)
   }
 
   /// Decodes a JPEG/PNG in memory to `output.decodedLayout` (gray from the decoded RGB, BT.601 weights).
