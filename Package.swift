@@ -23,7 +23,7 @@ let package = Package(
     .target(
       name: "CLOTRKernels",
       path: "Sources/CLOTRKernels",
-      cSettings: [.headerSearchPath("."), .unsafeFlags(["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"])],
+      cSettings: [.headerSearchPath("."), .unsafeFlags(["-O2", "-std=gnu11", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"])],
       linkerSettings: [.linkedLibrary("m"), .linkedLibrary("pthread")]
     ),
     .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",

@@ -377,7 +377,7 @@ class Toolchain:
     def _clang(self, kernel: Kernel, core: Core) -> list:
         cpu = [f"-mtune={core.cpu}"] if kernel.arch == "x86_64" else [f"-mcpu={core.cpu}"]
         fpu = ["-mfpu=neon", "-mfloat-abi=hard"] if kernel.arch == "armv7" else []
-        return [self.clang, f"--target={TRIPLES[kernel.arch]}", "-O2", "-S", *cpu, *fpu, "-std=gnu11",
+        return [self.clang, f"--target={TRIPLES[kernel.arch]}", "-O2", "-S", *cpu, *fpu, "-std=gnu11", "-ffp-contract=off",
                 f"-I{KERNELS_DIR / 'include'}", f"-I{KERNELS_DIR}", "-o", "-"]
 
     def compile(self, kernel: Kernel, core: Core) -> str:
@@ -683,28 +683,57 @@ def mac_limit(tools: Toolchain, core: Core, arch: str) -> dict:
             "f32_fma_per_cycle": round(lanes * accumulators / sim["cycles_per_iteration"], 3), "f32_form": label}
 
 
-# The crop warp is plain C (image_warp.c): its pixel loop branches per tap (bounds), so
-# llvm-mca of the loop's whole instruction range, every path laid end to end, is an upper
-# bound on its per-pixel cycles. The pixel loop is the smallest loop that stores the three
-# channels of one output pixel.
-WARP = Kernel("image_warp_normalize_f32 (C)", "image_warp.c", "lotr_image_warp_normalize_f32", "aarch64", "warp",
+# The crop warp's row (lotr_pixels.h): what runs on the Pi is the NEON row
+# (arm/image_warp_row__neon.c), one loop per camera layout, 4 pixels an iteration, with
+# the taps in an inner loop over the 4 lanes (branch-free loads and selects). Its cost per
+# pixel is the inner loop's cycles per iteration plus a quarter of the rest of the outer
+# loop (all paths laid end to end: an upper bound); the figure the latency model uses is
+# the dearest layout's. The scalar reference row is modeled beside it for comparison (its
+# pixel loop: the smallest loop that stores one pixel's three channels).
+WARP = Kernel("image_warp_row (NEON)", "arm/image_warp_row__neon.c", "lotr_image_warp_row__neon", "aarch64", "warp",
               ("a53", "a72", "a76"), ("a53", "a72", "a76"))
+WARP_REF = Kernel("image_warp_row (C reference)", "ref/image_warp_row__ref.c", "lotr_image_warp_row__ref", "aarch64",
+                  "warp", ("a53", "a72", "a76"), ("a53", "a72", "a76"))
+WARP_LANES = 4
 
 
 def analyse_warp(tools: Toolchain, core: Core) -> dict:
     cpu, note = tools.model_cpu(core, "aarch64")
     fn = parse_function(tools.compile(WARP, core), WARP.function, "aarch64")
+    loops = loops_of(fn, "aarch64")
+    per_layout = []
+    for outer in loops:
+        body = outer.instructions(fn)
+        if not any(i.mnemonic == "st3" for i in body):
+            continue
+        inner = [l for l in loops if outer.contains(l)]
+        if any(any(i.mnemonic == "st3" for i in l.instructions(fn)) for l in inner):
+            continue  # not the innermost loop that stores pixels
+        inner_blocks = frozenset().union(*[l.blocks for l in inner]) if inner else frozenset()
+        rest = Loop(outer.header, outer.blocks - inner_blocks).instructions(fn)
+        cycles = tools.simulate([i.text for i in rest], "aarch64", cpu, ITERATIONS)["cycles_per_iteration"] / WARP_LANES
+        lines = len(rest)
+        for l in inner:  # the lane loop: one iteration per pixel
+            lane = [i.text for i in l.instructions(fn)]
+            cycles += tools.simulate(lane, "aarch64", cpu, ITERATIONS)["cycles_per_iteration"]
+            lines += len(lane)
+        per_layout.append((cycles, lines))
+    if not per_layout:
+        raise ModelError(f"{WARP.function} ({core.cpu}): no loop stores pixels with ST3")
+    ref = parse_function(tools.compile(WARP_REF, core), WARP_REF.function, "aarch64")
     def stores(l):
-        return sum(2 if i.mnemonic == "stp" else 1 for i in l.instructions(fn)
+        return sum(2 if i.mnemonic == "stp" else 1 for i in l.instructions(ref)
                    if i.mnemonic in ("str", "stur", "stp") and re.match(r"s\d+,", i.operands))
-    candidates = [l for l in loops_of(fn, "aarch64") if stores(l) >= 3]
+    candidates = [l for l in loops_of(ref, "aarch64") if stores(l) >= 3]
     if not candidates:
-        raise ModelError(f"{WARP.function} ({core.cpu}): no loop stores one pixel's three channels")
-    loop = min(candidates, key=lambda l: len(l.blocks))
-    lines = [i.text for i in loop.instructions(fn)]
-    sim = tools.simulate(lines, "aarch64", cpu, ITERATIONS)
-    return {"kernel": WARP.name, "core": core.key, "mca_cpu": cpu, "model": note,
-            "loop_instructions": len(lines), "cycles_per_pixel": round(sim["cycles_per_iteration"], 3)}
+        raise ModelError(f"{WARP_REF.function} ({core.cpu}): no loop stores one pixel's three channels")
+    ref_loop = [i.text for i in min(candidates, key=lambda l: len(l.blocks)).instructions(ref)]
+    ref_cycles = tools.simulate(ref_loop, "aarch64", cpu, ITERATIONS)["cycles_per_iteration"]
+    worst = max(per_layout)
+    return {"kernel": WARP.name, "core": core.key, "mca_cpu": cpu, "model": note, "layouts": len(per_layout),
+            "loop_instructions": worst[1], "cycles_per_pixel": round(worst[0], 3),
+            "cycles_per_pixel_cheapest_layout": round(min(per_layout)[0], 3),
+            "ref_loop_instructions": len(ref_loop), "ref_cycles_per_pixel": round(ref_cycles, 3)}
 
 
 # ------------------------------------------------------------ runtime constants ---
@@ -1124,11 +1153,13 @@ def print_tables(report: dict, per_layer: bool) -> None:
               f"| {k.get('limit_macs_per_cycle', '-')} | {k.get('percent_of_limit', '-')} | {busy} "
               f"| {k['overhead_cycles']:g} / {'block' if k['kind'] == 'gemm' else 'pixel'}, "
               f"{k['per_call_cycles']:g} / call{calls} |")
-    print("\nCrop warp (image_warp.c, all paths of its pixel loop: an upper bound):\n")
-    print("| core | llvm-mca model | instructions | cycles/pixel |")
-    print("|---|---|---:|---:|")
+    print("\nCrop warp rows (every path of the loop laid end to end: an upper bound; NEON: the dearest "
+          "camera layout, the model's figure, and the cheapest):\n")
+    print("| core | llvm-mca model | NEON instructions | NEON cycles/pixel | cheapest layout | C reference cycles/pixel |")
+    print("|---|---|---:|---:|---:|---:|")
     for w in report["warp"]:
-        print(f"| {w['core']} | {w['mca_cpu']} | {w['loop_instructions']} | {w['cycles_per_pixel']:g} |")
+        print(f"| {w['core']} | {w['mca_cpu']} | {w['loop_instructions']} | {w['cycles_per_pixel']:g} "
+              f"| {w['cycles_per_pixel_cheapest_layout']:g} | {w['ref_cycles_per_pixel']:g} |")
     if "models" not in report:
         return
     a = report["assumptions"]

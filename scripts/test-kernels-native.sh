@@ -11,7 +11,7 @@ T=Tests/KernelTester
 OUT=${BUILD_DIR:-.build-kernels}
 mkdir -p "$OUT"
 SRC=($K/*.c $K/ref/*.c $K/arm/*.c $K/x86/*.c $T/*.c $T/main/run_kernel_tests.c)
-CFLAGS=(-O2 -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror -I$K/include -I$K -I$T/include)
+CFLAGS=(-O2 -std=gnu11 -ffp-contract=off -Wall -Wextra -Wno-unused-parameter -Werror -I$K/include -I$K -I$T/include)
 status=0
 total_passed=0
 total_failed=0

@@ -1,5 +1,6 @@
-/* The pixel conversions of lotr_pixels.h: loop rows, pick the row kernels by the path's
- * ISA (NEON on AArch64, AVX2 on x86-64 (avx2 and avxvnni), the reference elsewhere). */
+/* The pixel conversions and the crop warp of lotr_pixels.h: loop rows, pick the row
+ * kernels by the path's ISA (NEON on AArch64, AVX2 on x86-64 (avx2 and avxvnni), the
+ * reference elsewhere). */
 #include "lotr_pixels.h"
 
 #include "pixels_config.h"
@@ -7,6 +8,7 @@
 typedef struct {
   lotr_yuyv_row_fn yuyv_rgb, yuyv_gray;
   lotr_yuv420_row_fn yuv420_rgb;
+  lotr_image_warp_row_fn warp;
 } pixel_rows;
 
 static pixel_rows rows_for(const lotr_kernels* kernels) {
@@ -16,15 +18,18 @@ static pixel_rows rows_for(const lotr_kernels* kernels) {
 #if defined(__aarch64__)
     case LOTR_ISA_NEON:
     case LOTR_ISA_NEONDOT:
-      return (pixel_rows){lotr_yuyv_to_rgb8_row__neon, lotr_yuyv_to_gray8_row__neon, lotr_yuv420_to_rgb8_row__neon};
+      return (pixel_rows){lotr_yuyv_to_rgb8_row__neon, lotr_yuyv_to_gray8_row__neon, lotr_yuv420_to_rgb8_row__neon,
+                          lotr_image_warp_row__neon};
 #endif
 #if defined(__x86_64__)
     case LOTR_ISA_AVX2:
     case LOTR_ISA_AVXVNNI:
-      return (pixel_rows){lotr_yuyv_to_rgb8_row__avx2, lotr_yuyv_to_gray8_row__avx2, lotr_yuv420_to_rgb8_row__avx2};
+      return (pixel_rows){lotr_yuyv_to_rgb8_row__avx2, lotr_yuyv_to_gray8_row__avx2, lotr_yuv420_to_rgb8_row__avx2,
+                          lotr_image_warp_row__avx2};
 #endif
     default:
-      return (pixel_rows){lotr_yuyv_to_rgb8_row__ref, lotr_yuyv_to_gray8_row__ref, lotr_yuv420_to_rgb8_row__ref};
+      return (pixel_rows){lotr_yuyv_to_rgb8_row__ref, lotr_yuyv_to_gray8_row__ref, lotr_yuv420_to_rgb8_row__ref,
+                          lotr_image_warp_row__ref};
   }
 }
 
@@ -65,4 +70,14 @@ void lotr_y8_to_gray8(const lotr_kernels* kernels, size_t width, size_t height, 
 void lotr_rgb8_to_gray8(const lotr_kernels* kernels, size_t width, size_t height, const uint8_t* src,
                         size_t src_stride, uint8_t* dst, size_t dst_stride) {
   for (size_t r = 0; r < height; r++) lotr_rgb8_to_gray8_row__ref(width, src + r * src_stride, dst + r * dst_stride);
+}
+
+void lotr_image_warp_normalize_f32(const lotr_kernels* kernels, const lotr_image* src, const float affine[6],
+                                   float* dst, uint32_t out_width, uint32_t out_height, const float mean[3],
+                                   const float inv_std[3]) {
+  const lotr_image_warp_row_fn row = rows_for(kernels).warp;
+  for (uint32_t i = 0; i < out_height; i++) {
+    const float v = ((float)i + 0.5f) / (float)out_height - 0.5f;
+    row(src, affine, v, out_width, dst + (size_t)i * out_width * 3, mean, inv_std);
+  }
 }

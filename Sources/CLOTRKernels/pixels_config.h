@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lotr_pixels.h"
+
 /* One row of `width` pixels. For 4:2:0 rows, chroma sample i of the row is u[i*uv_step]
  * and v[i*uv_step]: uv_step 2 for NV12 (u = uv, v = uv + 1), 1 for I420. */
 typedef void (*lotr_yuyv_row_fn)(size_t width, const uint8_t* src, uint8_t* dst);
@@ -31,6 +33,19 @@ static inline void lotr_pixel_yuv_to_rgb(int32_t y, int32_t u, int32_t v, uint8_
 
 static inline uint8_t lotr_pixel_luma(int32_t y) { return lotr_pixel_clamp8((298 * (y - 16) + 128) >> 8); }
 
+/* One output row of lotr_image_warp_normalize_f32: the out_width pixels of the row whose
+ * vertical crop coordinate is v, written to dst[out_width][3]. Every variant computes each
+ * value with the reference's float operations in the reference's order (the kernels build
+ * with -ffp-contract=off), so all are bit-exact with it. */
+typedef void (*lotr_image_warp_row_fn)(const lotr_image* src, const float affine[6], float v, uint32_t out_width,
+                                       float* dst, const float mean[3], const float inv_std[3]);
+#define LOTR_DECLARE_IMAGE_WARP_ROW(isa)                                                                    \
+  void lotr_image_warp_row__##isa(const lotr_image* src, const float affine[6], float v, uint32_t out_width, \
+                                  float* dst, const float mean[3], const float inv_std[3]);
+
+LOTR_DECLARE_IMAGE_WARP_ROW(ref)
+LOTR_DECLARE_IMAGE_WARP_ROW(neon)
+LOTR_DECLARE_IMAGE_WARP_ROW(avx2)
 LOTR_DECLARE_PIXEL_ROWS(ref)
 LOTR_DECLARE_PIXEL_ROWS(neon)
 LOTR_DECLARE_PIXEL_ROWS(avx2)

@@ -141,10 +141,10 @@ public struct KernelBenchmark {
 
   /// What lotrd's crops cost per camera frame, `layout` at `width` x `height`: the landmark
   /// crop (`crop` square) and the detector's two squares (`detector` square), warped after
-  /// converting the whole frame to RGB8 as before, against warped straight from the
-  /// camera's bytes. Median seconds per frame (converted, direct), interleaved.
+  /// converting the whole frame to RGB8, against warped straight from the camera's bytes
+  /// on this path and on the scalar reference. Median seconds per frame, interleaved.
   public func frameCrops(layout: PixelLayout, width: Int = 640, height: Int = 480, crop: Int = 160,
-                         detector: Int = 128) -> (converted: Double, direct: Double) {
+                         detector: Int = 128) -> (converted: Double, direct: Double, directReference: Double) {
     var state: UInt32 = 12345
     let bytes = (0..<layout.byteCount(width: width, height: height)).map { _ -> UInt8 in
       state = state &* 1_664_525 &+ 1_013_904_223
@@ -158,15 +158,17 @@ public struct KernelBenchmark {
     let mean: [Float] = [0.5, 0.5, 0.5], invStd: [Float] = [2, 2, 2]
     var cropInput = [Float](repeating: 0, count: crop * crop * 3)
     var detectorInput = [Float](repeating: 0, count: detector * detector * 3)
-    func warps(_ image: PixelImage) {
+    let reference = lotr_kernels_for(LOTR_ISA_REF)
+    func warps(_ image: PixelImage, _ table: OpaquePointer?) {
       image.withCImage { im in
-        lotr_image_warp_normalize_f32(im, faceCrop, &cropInput, UInt32(crop), UInt32(crop), mean, invStd)
+        lotr_image_warp_normalize_f32(table, im, faceCrop, &cropInput, UInt32(crop), UInt32(crop), mean, invStd)
         for a in squares {
-          lotr_image_warp_normalize_f32(im, a, &detectorInput, UInt32(detector), UInt32(detector), mean, invStd)
+          lotr_image_warp_normalize_f32(table, im, a, &detectorInput, UInt32(detector), UInt32(detector), mean, invStd)
         }
       }
     }
-    let times = medianSeconds([{ warps(PixelImage(frame.rgbImage)) }, { warps(frame) }])
-    return (times[0], times[1])
+    let times = medianSeconds([{ warps(PixelImage(frame.rgbImage), kernels.table) }, { warps(frame, kernels.table) },
+                               { warps(frame, reference) }])
+    return (times[0], times[1], times[2])
   }
 }

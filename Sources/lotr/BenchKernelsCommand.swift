@@ -75,11 +75,12 @@ struct BenchKernelsCommand: ParsableCommand {
       print("1 -> 2 threads: int8 GEMMs \(fixed(one.int8 / two.int8, 2))x, depthwise \(fixed(one.dw / two.dw, 2))x")
     }
     print("")
-    print("crops per 640x480 frame (one 160x160 landmark crop, two 128x128 detector squares, 1 thread):")
-    for layout in [PixelLayout.yuyv, .nv12, .gray8] {
+    print("crops per 640x480 frame (one 160x160 landmark crop, two 128x128 detector squares, 1 thread, "
+      + "\(bench.kernels.name) path):")
+    for layout in [PixelLayout.yuyv, .nv12, .i420, .gray8] {
       let t = bench.frameCrops(layout: layout)
       print("  \(pad(layout.rawValue, 6)) via full-frame RGB8 \(ms(t.converted)) ms, straight from the camera's bytes "
-        + "\(ms(t.direct)) ms (\(fixed(t.converted / t.direct, 2))x)")
+        + "\(ms(t.direct)) ms (\(fixed(t.converted / t.direct, 2))x faster; scalar reference \(ms(t.directReference)) ms)")
     }
   }
 

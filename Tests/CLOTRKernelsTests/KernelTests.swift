@@ -21,6 +21,7 @@ final class KernelTests: XCTestCase {
   func testElementwise() { run("elementwise") }
   func testFloatOps() { run("float") }
   func testAttention() { run("attention") }
+  func testCropWarp() { run("warp") }
 
   /// Names and ISAs round-trip; LOTR_KERNELS, when set, picks the default path; otherwise
   /// the default is the most specific path this CPU supports (dispatch.c's preference), and

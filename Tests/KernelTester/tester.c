@@ -21,6 +21,7 @@ static const struct {
     {"float", lotr_test_suite_float},
     {"attention", lotr_test_suite_attention},
     {"pixels", lotr_test_suite_pixels},
+    {"warp", lotr_test_suite_warp},
 };
 
 static void close_case(lotr_test_ctx* t) {

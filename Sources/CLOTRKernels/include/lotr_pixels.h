@@ -89,11 +89,13 @@ typedef struct {
  *   dst[i][j][c] = (sample[c] / 255 - mean[c]) * inv_std[c]
  * Each tap is the pixel's RGB of the contract above (BT.601 limited range, nearest chroma),
  * so warping a YUYV / NV12 / I420 / GREY frame gives bit for bit what warping its
- * lotr_*_to_rgb8 conversion gives (Tests/LOTRTests/PixelImageTests.swift). affine is
- * row-major 2x3 {a00, a01, a02, a10, a11, a12}. Float math, scalar: the specification.
+ * lotr_*_to_rgb8 conversion gives. affine is row-major 2x3 {a00, a01, a02, a10, a11, a12}.
+ * Float math; the reference (scalar, per tap) is the specification, and the AVX2 (gathers,
+ * 8 pixels a step) and NEON (4 pixels a step) rows give the same bits (kernel tester).
  */
-void lotr_image_warp_normalize_f32(const lotr_image* src, const float affine[6], float* dst, uint32_t out_width,
-                                   uint32_t out_height, const float mean[3], const float inv_std[3]);
+void lotr_image_warp_normalize_f32(const lotr_kernels* kernels, const lotr_image* src, const float affine[6],
+                                   float* dst, uint32_t out_width, uint32_t out_height, const float mean[3],
+                                   const float inv_std[3]);
 
 #ifdef __cplusplus
 }

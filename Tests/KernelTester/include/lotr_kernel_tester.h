@@ -66,6 +66,7 @@ void lotr_test_suite_elementwise(lotr_test_ctx* t, const lotr_kernels* kernels, 
 void lotr_test_suite_float(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_kernels* ref);
 void lotr_test_suite_attention(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_kernels* ref);
 void lotr_test_suite_pixels(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_kernels* ref);
+void lotr_test_suite_warp(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_kernels* ref);
 
 typedef struct {
   int passed, failed;
