@@ -10,8 +10,11 @@ struct BenchKernelsCommand: ParsableCommand {
       Runs every GEMM and depthwise shape of a LOTR-M forward pass (input 192x192, \
       MobileNetV2-0.75 backbone, D=128, 2+2 layers, 68 queries) with the chosen kernel \
       path, and the same GEMMs through OpenBLAS cblas_sgemm, in one process. Prints the \
-      median time of one call, GOP/s and the int8/fp32 throughput ratio per thread count. \
-      Timings on a shared machine drift: compare ratios, and run more --runs when noisy.
+      median time of one call, GOP/s and the int8/fp32 throughput ratio per thread count \
+      (1 thread: the two alternate sample by sample; more: each in its own block, since \
+      OpenBLAS's spinning workers would take the cores of the int8 threads), then the crop \
+      warps per camera frame. Timings on a shared machine drift: compare ratios, and run \
+      more --runs when noisy.
       """
   )
 
