@@ -212,3 +212,18 @@ void lotr_qs8_gemm_f32(const lotr_kernels* kernels, lotr_threadpool* pool, size_
                        const float* scale) {
   run(kernels, pool, m, n, k, a, a_stride, packed, c, c_stride, NULL, scale, 1);
 }
+
+void lotr_qs8_gemm_f32_rows(const lotr_kernels* kernels, lotr_threadpool* pool, size_t m, size_t n, size_t k,
+                            const int8_t* a, size_t a_stride, const void* packed, float* c, size_t c_stride,
+                            const float* w_scale, const float* row_scale, const float* bias) {
+  run(kernels, pool, m, n, k, a, a_stride, packed, c, c_stride, NULL, w_scale, 1);
+  /* [M][N] of at most a few hundred rows: one pass over what the GEMM just wrote (in cache). */
+  for (size_t i = 0; i < m; i++) {
+    float* row = c + i * c_stride;
+    const float s = row_scale[i];
+    if (bias != NULL)
+      for (size_t j = 0; j < n; j++) row[j] = row[j] * s + bias[j];
+    else
+      for (size_t j = 0; j < n; j++) row[j] = row[j] * s;
+  }
+}

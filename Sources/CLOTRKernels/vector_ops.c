@@ -1,6 +1,8 @@
 /* Elementwise int8 ops (add, quantize, dequantize) and the float kernels (LayerNorm,
  * Softmax, GELU, ReLU): public wrappers over the per-ISA functions of vector_config.h. */
+#include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -126,6 +128,27 @@ void lotr_qs8_quantize(const lotr_kernels* kernels, size_t n, const float* x, in
                        int32_t zero_point) {
   const float inv_scale = 1.0f / scale;
   kernels->vector.quantize(n, x, y, inv_scale, zero_point);
+}
+
+void lotr_qs8_quantize_rows(const lotr_kernels* kernels, size_t m, size_t k, const float* x, size_t x_stride,
+                            int8_t* q, size_t q_stride, float* row_scale) {
+  for (size_t i = 0; i < m; i++) {
+    const float* row = x + i * x_stride;
+    /* max |x| on the bit patterns: an integer max, which the compiler vectorises (a float
+     * max reduction it may not reorder); NaN patterns sort above infinity. */
+    uint32_t top = 0;
+    for (size_t j = 0; j < k; j++) {
+      uint32_t bits;
+      memcpy(&bits, &row[j], sizeof bits);
+      bits &= 0x7fffffffu;
+      top = bits > top ? bits : top;
+    }
+    float amax;
+    memcpy(&amax, &top, sizeof amax);
+    const float s = amax > 0.0f && amax <= FLT_MAX ? amax / 127.0f : 1.0f;
+    row_scale[i] = s;
+    kernels->vector.quantize(k, row, q + i * q_stride, 1.0f / s, 0);
+  }
 }
 
 void lotr_qs8_dequantize(const lotr_kernels* kernels, size_t n, const int8_t* q, float* y, float scale,

@@ -174,7 +174,82 @@ static gemm_case plain(size_t m, size_t n, size_t k) {
                      .data = DATA_RANDOM, .shift = SHIFT_FIT, .bias = BIAS_RANDOM};
 }
 
+/* Float rows quantized per row, times int8 weights (lotr_qs8_quantize_rows +
+ * lotr_qs8_gemm_f32_rows, the attention projections): bit-exact against ref on every pool,
+ * and, on ref, each q within half a step of x and C equal to the double sum over the q. */
+static void check_dynamic_rows(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_kernels* ref, size_t m,
+                               size_t n, size_t k, int with_bias) {
+  const size_t x_stride = k + (size_t)lotr_test_int(t, 0, 3), c_stride = n + (size_t)lotr_test_int(t, 0, 3);
+  float* x = lotr_test_alloc(m * x_stride * sizeof(float));
+  lotr_test_fill_f32(t, x, m * x_stride, -3.0f, 3.0f);
+  for (size_t j = 0; j < k; j++) x[j] = 0.0f;                                       /* an all-zero row */
+  if (m > 1) for (size_t j = 0; j < k; j++) x[x_stride + j] *= 1e-30f;              /* a tiny one */
+  if (m > 2) x[2 * x_stride + (size_t)lotr_test_int(t, 0, (int32_t)k - 1)] = 900.0f; /* one outlier */
+  int8_t* w = lotr_test_alloc(n * k);
+  lotr_test_fill_i8(t, w, n * k, -127, 127);
+  float* w_scale = lotr_test_alloc(n * sizeof(float));
+  float* bias = lotr_test_alloc(n * sizeof(float));
+  lotr_test_fill_f32(t, w_scale, n, 1e-4f, 2e-2f);
+  lotr_test_fill_f32(t, bias, n, -1.0f, 1.0f);
+  int8_t* q = lotr_test_alloc(m * k), *q_ref = lotr_test_alloc(m * k);
+  float* row_scale = lotr_test_alloc(m * sizeof(float)), *row_scale_ref = lotr_test_alloc(m * sizeof(float));
+  void* packed = lotr_test_alloc(lotr_qs8_gemm_packed_size(kernels, n, k));
+  void* packed_ref = lotr_test_alloc(lotr_qs8_gemm_packed_size(ref, n, k));
+  lotr_qs8_gemm_pack(kernels, n, k, w, NULL, 0, packed);
+  lotr_qs8_gemm_pack(ref, n, k, w, NULL, 0, packed_ref);
+  float* want = lotr_test_alloc(m * c_stride * sizeof(float)), *got = lotr_test_alloc(m * c_stride * sizeof(float));
+  const float* b = with_bias ? bias : NULL;
+
+  lotr_test_case(t, "dynamic rows %zux%zux%zu%s", m, n, k, with_bias ? " + bias" : "");
+  lotr_qs8_quantize_rows(ref, m, k, x, x_stride, q_ref, k, row_scale_ref);
+  lotr_qs8_gemm_f32_rows(ref, NULL, m, n, k, q_ref, k, packed_ref, want, c_stride, w_scale, row_scale_ref, b);
+  lotr_qs8_quantize_rows(kernels, m, k, x, x_stride, q, k, row_scale);
+  LOTR_EXPECT(t, memcmp(q, q_ref, m * k) == 0 && memcmp(row_scale, row_scale_ref, m * sizeof(float)) == 0,
+              "quantized rows differ from ref");
+  LOTR_EXPECT(t, row_scale[0] == 1.0f, "all-zero row: scale %g, want 1", row_scale[0]);
+  for (int r = 0; r <= 4; r++) {
+    lotr_threadpool* pool = r == 0 ? NULL : t->pools[r - 1];
+    memset(got, 0, m * c_stride * sizeof(float));
+    lotr_qs8_gemm_f32_rows(kernels, pool, m, n, k, q, k, packed, got, c_stride, w_scale, row_scale, b);
+    size_t bad = m * c_stride;
+    for (size_t i = 0; i < m && bad == m * c_stride; i++)
+      for (size_t j = 0; j < n; j++)
+        if (memcmp(&got[i * c_stride + j], &want[i * c_stride + j], sizeof(float)) != 0) { bad = i * c_stride + j; break; }
+    LOTR_EXPECT(t, bad == m * c_stride, "%d pool threads: C[%zu][%zu] = %.9g, ref %.9g", r, bad / c_stride,
+                bad % c_stride, bad < m * c_stride ? got[bad] : 0.0, bad < m * c_stride ? want[bad] : 0.0);
+  }
+  if (lotr_kernels_isa(kernels) == LOTR_ISA_REF) {
+    for (size_t i = 0; i < m; i++) {
+      const float s = row_scale[i];
+      int top = 0;
+      for (size_t j = 0; j < k; j++) top = abs(q[i * k + j]) > top ? abs(q[i * k + j]) : top;
+      LOTR_EXPECT(t, i == 0 || top == 127, "row %zu: largest |q| %d, want 127 (the row's max maps to 127)", i, top);
+      for (size_t j = 0; j < k; j++) {
+        const double err = fabs((double)q[i * k + j] * s - (double)x[i * x_stride + j]);
+        LOTR_EXPECT(t, err <= 0.5001 * s, "row %zu col %zu: q %d x scale %g is %g from x %g", i, j, q[i * k + j], s,
+                    err, x[i * x_stride + j]);
+      }
+      for (size_t j = 0; j < n; j++) {
+        long acc = 0;
+        for (size_t kk = 0; kk < k; kk++) acc += (long)q[i * k + kk] * w[j * k + kk];
+        const double oracle = (double)acc * w_scale[j] * s + (b ? b[j] : 0.0);
+        const double tol = 1e-6 * (fabs((double)acc * w_scale[j] * s) + fabs(b ? b[j] : 0.0)) + 1e-30;
+        LOTR_EXPECT(t, fabs(got[i * c_stride + j] - oracle) <= tol, "C[%zu][%zu] = %.9g, oracle %.9g", i, j,
+                    got[i * c_stride + j], oracle);
+      }
+    }
+  }
+  lotr_test_free(x); lotr_test_free(w); lotr_test_free(w_scale); lotr_test_free(bias);
+  lotr_test_free(q); lotr_test_free(q_ref); lotr_test_free(row_scale); lotr_test_free(row_scale_ref);
+  lotr_test_free(packed); lotr_test_free(packed_ref); lotr_test_free(want); lotr_test_free(got);
+}
+
 void lotr_test_suite_gemm(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_kernels* ref) {
+  /* The attention projections' shapes (queries/keys x D or 2D/3D x D) and odd ones. */
+  static const size_t dyn[][3] = {{25, 384, 128}, {68, 128, 128}, {36, 192, 96}, {68, 256, 128}, {1, 1, 1},
+                                  {3, 17, 5},     {9, 33, 31},    {13, 8, 16}};
+  for (size_t i = 0; i < sizeof(dyn) / sizeof(dyn[0]); i++)
+    check_dynamic_rows(t, kernels, ref, dyn[i][0], dyn[i][1], dyn[i][2], (int)(i % 3 != 2));
   /* k: below, at and above every path's packing group (1, 2, 4, 8) and k-block (8, 16),
    * then multiples and the model's sizes. */
   for (size_t k = 1; k <= 3 * SWEEP_KB + 1; k++) {

@@ -116,6 +116,21 @@ void lotr_qs8_gemm_f32(const lotr_kernels* kernels, lotr_threadpool* pool,
                        const int8_t* a, size_t a_stride, const void* packed,
                        float* c, size_t c_stride, const float* scale /* [N] */);
 
+/* Float activations times int8 weights (the attention projections of an int8 model):
+ * the rows are quantized as they come, symmetric per row, by lotr_qs8_quantize_rows
+ *   row_scale[m] = max_k |x[m][k]| / 127 (1 where that is 0, infinite or NaN),
+ *   q[m][k] = lotr_qs8_quantize(x[m][k], row_scale[m], zero point 0),
+ * and the GEMM (weights packed with a_zero_point 0 and no bias) writes
+ *   C[m][n] = ((float)acc * w_scale[n]) * row_scale[m] + bias[n]
+ * with one IEEE multiply, multiply and add in that order: the same bits on every ISA and
+ * thread count. bias may be NULL. */
+void lotr_qs8_quantize_rows(const lotr_kernels* kernels, size_t m, size_t k, const float* x, size_t x_stride,
+                            int8_t* q, size_t q_stride, float* row_scale /* [M] */);
+void lotr_qs8_gemm_f32_rows(const lotr_kernels* kernels, lotr_threadpool* pool, size_t m, size_t n, size_t k,
+                            const int8_t* a, size_t a_stride, const void* packed, float* c, size_t c_stride,
+                            const float* w_scale /* [N] */, const float* row_scale /* [M] */,
+                            const float* bias /* [N] or NULL */);
+
 /* ------------------------------------------------------------- convolutions --- */
 
 typedef struct {

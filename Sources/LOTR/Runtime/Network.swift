@@ -190,12 +190,10 @@ public final class Network: @unchecked Sendable {
     case .deconv2d:
       return t[node.inputs[0]].dtype == .f32 ? deconvScratchBytes(node, model) : 0
     case .attention:
-      // Q and the heads' output [lq, d], K and V [lk, d], then the fused kernel's scratch
-      // (64-byte aligned: every part above is a multiple of 16 floats only when d is).
       let q = t[node.inputs[0]], k = t[node.inputs[1]]
-      let d = q.shape[1], heads = node.attributes(as: OpSchema.Attention.self).heads
-      let projections = (4 * (q.shape[0] * d * 2 + k.shape[0] * d * 2) + 63) / 64 * 64
-      return projections + lotr_f32_attention_scratch_size(k.shape[0], d / heads, heads)
+      return attentionScratch(lq: q.shape[0], lk: k.shape[0], d: q.shape[1],
+                              heads: node.attributes(as: OpSchema.Attention.self).heads,
+                              int8: attentionRunsInt8(model)).bytes
     default:
       return 0
     }

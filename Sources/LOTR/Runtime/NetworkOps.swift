@@ -169,54 +169,146 @@ extension Network {
     }
   }
 
-  /// Multi-head attention in float: Q = q Wq^T + bq (likewise K, V) through SGEMM, then
-  /// per head softmax(Q_h K_h^T / sqrt(d_h)) V_h, concatenated, in one fused kernel call
+  /// Multi-head attention: the projections Q = q Wq^T + bq (likewise K, V), per head
+  /// softmax(Q_h K_h^T / sqrt(d_h)) V_h concatenated, in one fused float kernel call
   /// (`lotr_f32_attention`: each head's scores stay in cache, heads split over the pool),
-  /// then the output projection. Weights stored as int8 are dequantized once here.
+  /// then the output projection. With int8 weights (an int8 model) each projection is an
+  /// int8 GEMM on the pool: its float input quantized per row as it comes
+  /// (`lotr_qs8_quantize_rows`), float out (`lotr_qs8_gemm_f32_rows`), and projections of
+  /// one input share one GEMM (Q, K, V of a self-attention: N = 3D; Q, K when only they
+  /// carry the position, or K, V of a cross-attention: 2D). Float weights of an int8 model
+  /// are quantized per output channel at load (as lotr-quantize would). In a float model
+  /// they are OpenBLAS SGEMMs, int8 weights dequantized once here.
   func prepareAttention(_ node: NodeInfo, index n: Int) throws -> () -> Void {
     let t = model.tensors
     let (lq, d) = (t[node.inputs[0]].shape[0], t[node.inputs[0]].shape[1])
     let lk = t[node.inputs[1]].shape[0]
     let heads = node.attributes(as: OpSchema.Attention.self).heads, dh = d / heads
-    func floatWeights(_ id: Int) -> UnsafePointer<Float> {
-      if t[id].dtype == .f32 { return UnsafePointer(model.data(id).baseAddress!.assumingMemoryBound(to: Float.self)) }
-      let scales = model.scales(id)
-      let q = model.data(id).bindMemory(to: Int8.self)
-      let buffer = AlignedBuffer<Float>(count: d * d)
-      for r in 0..<d { for c in 0..<d { buffer[r * d + c] = Float(q[r * d + c]) * scales[r] } }
-      owned.append(buffer)
-      packedBytes += d * d * 4
-      return UnsafePointer(buffer.pointer)
-    }
-    let w = stride(from: 3, to: 11, by: 2).map { floatWeights(node.inputs[$0]) }
+    let weights = stride(from: 3, to: 11, by: 2).map { node.inputs[$0] }
     let b = stride(from: 4, to: 12, by: 2).map { UnsafePointer(pointer(node.inputs[$0]).assumingMemoryBound(to: Float.self)) }
     let query = pointer(node.inputs[0]).assumingMemoryBound(to: Float.self)
     let key = pointer(node.inputs[1]).assumingMemoryBound(to: Float.self)
     let value = pointer(node.inputs[2]).assumingMemoryBound(to: Float.self)
     let out = pointer(node.outputs[0]).assumingMemoryBound(to: Float.self)
-    let base = scratch(n).assumingMemoryBound(to: Float.self)
-    let (q, o) = (base, base + lq * d)
-    let (kp, vp) = (base + 2 * lq * d, base + 2 * lq * d + lk * d)
-    let attentionScratch = UnsafeMutableRawPointer(base) + (4 * (2 * lq * d + 2 * lk * d) + 63) / 64 * 64 // as scratchBytes
+    let int8 = Self.attentionRunsInt8(model)
+    let layout = Self.attentionScratch(lq: lq, lk: lk, d: d, heads: heads, int8: int8)
+    let base = scratch(n)
+    let floats = base.assumingMemoryBound(to: Float.self)
+    let o = floats + layout.output
+    let attentionScratch = base + layout.core
     let scale = 1 / Float(dh).squareRoot()
     let kernelsTable = kernels.table
     let poolPointer = pool?.pointer
-    func project(_ x: UnsafePointer<Float>, rows: Int, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
-                 _ y: UnsafeMutablePointer<Float>) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(d), Int32(d), 1, x, Int32(d), weight,
-                  Int32(d), 0, y, Int32(d))
-      for r in 0..<rows {
-        let row = y + r * d
-        for c in 0..<d { row[c] += bias[c] }
+
+    guard int8 else {
+      let (q, kp, vp) = (floats, floats + lq * d, floats + lq * d + lk * d)
+      func floatWeights(_ id: Int) -> UnsafePointer<Float> {
+        if t[id].dtype == .f32 { return UnsafePointer(model.data(id).baseAddress!.assumingMemoryBound(to: Float.self)) }
+        let scales = model.scales(id), q = model.data(id).bindMemory(to: Int8.self)
+        let buffer = AlignedBuffer<Float>(count: d * d)
+        for r in 0..<d { for c in 0..<d { buffer[r * d + c] = Float(q[r * d + c]) * scales[r] } }
+        owned.append(buffer)
+        packedBytes += d * d * 4
+        return UnsafePointer(buffer.pointer)
+      }
+      let w = weights.map(floatWeights)
+      func project(_ x: UnsafePointer<Float>, rows: Int, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                   _ y: UnsafeMutablePointer<Float>) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(d), Int32(d), 1, x, Int32(d), weight,
+                    Int32(d), 0, y, Int32(d))
+        for r in 0..<rows {
+          let row = y + r * d
+          for c in 0..<d { row[c] += bias[c] }
+        }
+      }
+      return {
+        project(query, rows: lq, w[0], b[0], q)
+        project(key, rows: lk, w[1], b[1], kp)
+        project(value, rows: lk, w[2], b[2], vp)
+        lotr_f32_attention(kernelsTable, poolPointer, lq, lk, heads, dh, scale, q, d, kp, vp, d, o, d, attentionScratch)
+        project(o, rows: lq, w[3], b[3], out)
       }
     }
-    return {
-      project(query, rows: lq, w[0], b[0], q)
-      project(key, rows: lk, w[1], b[1], kp)
-      project(value, rows: lk, w[2], b[2], vp)
-      lotr_f32_attention(kernelsTable, poolPointer, lq, lk, heads, dh, scale, q, d, kp, vp, d, o, d, attentionScratch)
-      project(o, rows: lq, w[3], b[3], out)
+
+    // One int8 GEMM per distinct input: [rows, g*D] out of g projections' weights stacked.
+    struct Projection { var input: UnsafePointer<Float>; var rows: Int; var packed: UnsafeRawPointer
+                        var wScale: UnsafePointer<Float>; var bias: UnsafePointer<Float>; var output: UnsafeMutablePointer<Float>
+                        var width: Int; var stride: Int }
+    func projection(_ parts: [Int], input: UnsafePointer<Float>, rows: Int, output: UnsafeMutablePointer<Float>,
+                    stride outputStride: Int? = nil) -> Projection {
+      let width = parts.count * d
+      let stacked = AlignedBuffer<Int8>(count: width * d)
+      let wScale = AlignedBuffer<Float>(count: width), bias = AlignedBuffer<Float>(count: width)
+      for (g, p) in parts.enumerated() {
+        if t[weights[p]].dtype == .i8 {
+          let q = model.data(weights[p]).bindMemory(to: Int8.self), scales = model.scales(weights[p])
+          for i in 0..<(d * d) { stacked[g * d * d + i] = q[i] }
+          for c in 0..<d { wScale[g * d + c] = scales[c] }
+        } else {  // float weights in an int8 model: per output channel, symmetric, once
+          lotr_qs8_quantize_rows(kernelsTable, d, d, model.data(weights[p]).baseAddress!.assumingMemoryBound(to: Float.self),
+                                 d, stacked.pointer + g * d * d, d, wScale.pointer + g * d)
+        }
+        for c in 0..<d { bias[g * d + c] = b[p][c] }
+      }
+      let packed = AlignedBuffer<UInt8>(count: lotr_qs8_gemm_packed_size(kernelsTable, width, d))
+      lotr_qs8_gemm_pack(kernelsTable, width, d, stacked.pointer, nil, 0, packed.raw)
+      owned.append(packed); owned.append(wScale); owned.append(bias)
+      packedBytes += packed.count + 8 * width
+      return Projection(input: input, rows: rows, packed: UnsafeRawPointer(packed.raw), wScale: UnsafePointer(wScale.pointer),
+                        bias: UnsafePointer(bias.pointer), output: output, width: width, stride: outputStride ?? width)
     }
+    let (qi, ki, vi) = (node.inputs[0], node.inputs[1], node.inputs[2])
+    var projections: [Projection] = []
+    let (q, kp, vp): (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
+    let (qStride, kvStride): (Int, Int)
+    if qi == ki && ki == vi {        // self-attention: [lq, 3D] = Q | K | V
+      projections.append(projection([0, 1, 2], input: query, rows: lq, output: floats))
+      (q, kp, vp, qStride, kvStride) = (floats, floats + d, floats + 2 * d, 3 * d, 3 * d)
+    } else if qi == ki {              // self-attention, position on Q and K: [lq, 2D] = Q | K, then V at stride 2D
+      projections.append(projection([0, 1], input: query, rows: lq, output: floats))
+      projections.append(projection([2], input: value, rows: lk, output: floats + 2 * lq * d, stride: 2 * d))
+      (q, kp, vp, qStride, kvStride) = (floats, floats + d, floats + 2 * lq * d, 2 * d, 2 * d)
+    } else if ki == vi {              // cross-attention: Q [lq, D], then [lk, 2D] = K | V
+      projections.append(projection([0], input: query, rows: lq, output: floats))
+      projections.append(projection([1, 2], input: key, rows: lk, output: floats + lq * d))
+      (q, kp, vp, qStride, kvStride) = (floats, floats + lq * d, floats + lq * d + d, d, 2 * d)
+    } else {
+      projections.append(projection([0], input: query, rows: lq, output: floats))
+      projections.append(projection([1], input: key, rows: lk, output: floats + lq * d))
+      projections.append(projection([2], input: value, rows: lk, output: floats + lq * d + lk * d))
+      (q, kp, vp, qStride, kvStride) = (floats, floats + lq * d, floats + lq * d + lk * d, d, d)
+    }
+    let outputProjection = projection([3], input: UnsafePointer(o), rows: lq, output: out)
+    let quantized = (base + layout.quantized).assumingMemoryBound(to: Int8.self)
+    let rowScale = (base + layout.rowScales).assumingMemoryBound(to: Float.self)
+    func run(_ p: Projection) {
+      lotr_qs8_quantize_rows(kernelsTable, p.rows, d, p.input, d, quantized, d, rowScale)
+      lotr_qs8_gemm_f32_rows(kernelsTable, poolPointer, p.rows, p.width, d, quantized, d, p.packed, p.output, p.stride,
+                             p.wScale, rowScale, p.bias)
+    }
+    return {
+      for p in projections { run(p) }
+      lotr_f32_attention(kernelsTable, poolPointer, lq, lk, heads, dh, scale, q, qStride, kp, vp, kvStride, o, d,
+                         attentionScratch)
+      run(outputProjection)
+    }
+  }
+
+  /// Byte offsets in an ATTENTION node's scratch: the projections' float outputs
+  /// (Q, K, V however they are grouped: at most [lq, 2D] + [lk, 2D]), the heads' output
+  /// [lq, D], for int8 weights the quantized input rows and their scales, then the fused
+  /// core's scratch; every part 64-byte aligned.
+  static func attentionRunsInt8(_ model: ModelFile) -> Bool { model.tensors.contains { $0.dtype == .i8 } }
+
+  static func attentionScratch(lq: Int, lk: Int, d: Int, heads: Int, int8: Bool)
+    -> (output: Int, quantized: Int, rowScales: Int, core: Int, bytes: Int) {
+    func align(_ x: Int) -> Int { (x + 63) / 64 * 64 }
+    let output = 2 * lq * d + 2 * lk * d             // in floats: after Q, K, V (grouped: see above)
+    let quantized = align(4 * (output + lq * d))
+    let rows = max(lq, lk)
+    let rowScales = quantized + (int8 ? align(rows * d) : 0)
+    let core = rowScales + (int8 ? align(4 * rows) : 0)
+    return (output, quantized, rowScales, core, core + lotr_f32_attention_scratch_size(lk, d / heads, heads))
   }
 
   func prepareTranspose(_ node: NodeInfo) -> () -> Void {
