@@ -30,9 +30,10 @@ Method (docs/PERFORMANCE.md, "ARM on paper"):
      work costs ceil(M/MR) x ceil(N/NR) tiles x (K padded to KR, in k steps of the loop, +
      epilogue) cycles; depthwise OH x OW x (ceil(C/16) blocks x loop + the per-pixel
      overhead); the crop warp llvm-mca of its pixel loop; everything else is bytes over a stated
-     bandwidth (or per-call costs where the runtime loops in small calls); float attention
-     runs at a stated fraction of the FMLA peak from the same model; threads split work as
-     the runtime's split() does, at a stated efficiency.
+     bandwidth (or per-call costs where the runtime loops in small calls); attention in an
+     int8 model runs its projections on the int8 GEMM and its fused core, like every float
+     matmul, at a stated fraction of the FMLA peak from the same model; threads split work
+     as the runtime's split() does, at a stated efficiency.
 Only the standard library is used; clang and llvm-mca are found on PATH (newest
 llvm-mca-NN first) or given with --clang / --llvm-mca.
 """
@@ -776,10 +777,9 @@ def div_up(a: int, b: int) -> int:
 @dataclasses.dataclass
 class Assumptions:
     thread_efficiency: float   # parallel speed-up per thread, on top of the task split
-    blas_efficiency: float     # OpenBLAS float GEMM (attention) as a fraction of the FMLA peak
+    blas_efficiency: float     # float GEMM (OpenBLAS) and attention core as a fraction of the FMLA peak
     call_cycles: float         # one small memcpy/memset call (im2col copies one pixel's channels per call)
     bandwidth: dict            # board -> GB/s
-    attention_int8: bool = False  # what-if: attention's matmuls as int8 GEMMs (issue 11's attention item)
 
 
 def gemm_split_tasks(m_tiles: int, n_blocks: int, threads: int, consts: dict, macs: int) -> tuple:
@@ -839,7 +839,7 @@ def tensor_bytes(t: dict) -> int:
 
 
 def node_cost(node: dict, kernels: dict, core_limit: dict, threads: int, consts: dict, a: Assumptions,
-              ghz: float, gbs: float) -> dict:
+              ghz: float, gbs: float, int8_model: bool) -> dict:
     """Seconds of one node on 1 and on `threads` threads, and how it was modeled."""
     op, ins, out = node["op"], node["inputs"], node["outputs"][0]
     attrs = node["attributes"]
@@ -874,16 +874,27 @@ def node_cost(node: dict, kernels: dict, core_limit: dict, threads: int, consts:
         m = math.prod(ins[0]["shape"]) // k
         r = gemm_cost(m, n, k, kernels["gemm"], threads, consts, a)
         return done("gemm", r["cycles_1"], r["cycles_t"], shape=r["shape"], tile_use=r["tile_use"])
-    if op == "ATTENTION" and a.attention_int8:
-        # The same matmuls on the int8 GEMM kernel: four projections, then per head
-        # Q K^T (Lq x Lk x dh) and A V (Lq x dh x Lk); the scores' softmax in memory.
+    if op == "ATTENTION" and int8_model:
+        # As the runtime runs it in an int8 model (NetworkOps.prepareAttention): the four
+        # projections on the int8 GEMM, those of one input stacked into one GEMM (N = 2D or
+        # 3D), each input's rows quantized first (a pass over them); then the fused float
+        # core (Q K^T and P V per head, 2 Lq Lk D MACs) at the float rate, its heads over
+        # the pool from the GEMMs' floor.
         (lq, d), lk, heads = ins[0]["shape"], ins[1]["shape"][0], attrs["heads"]
-        dh = d // heads
-        shapes = [(lq, d, d), (lk, d, d), (lk, d, d), (lq, d, d)] + [(lq, lk, dh), (lq, dh, lk)] * heads
+        names = [t["name"] for t in ins[:3]]
+        groups = [(lq if names[0] == x else lk, sum(1 for y in names if y == x) * d)
+                  for i, x in enumerate(names) if x not in names[:i]]
+        shapes = [(rows, width, d) for rows, width in groups] + [(lq, d, d)]
         parts = [gemm_cost(m, n, k, kernels["gemm"], threads, consts, a) for m, n, k in shapes]
-        scores_s = 2 * heads * lq * lk * 4 / (gbs * 1e9)
-        return done("gemm (attention int8, what-if)", sum(r["cycles_1"] for r in parts),
-                    sum(r["cycles_t"] for r in parts), memory_s + scores_s)
+        core_macs = 2 * lq * lk * d
+        core_1 = core_macs / (core_limit["f32_fma_per_cycle"] * a.blas_efficiency)
+        core_t = core_1 if core_macs < consts["gemm_parallel_min_macs"] else \
+            parallel_cycles(core_1 / heads, heads, threads, a.thread_efficiency)
+        quantize_s = sum(rows * d * 4 for rows, _ in groups) / (gbs * 1e9)
+        to_ms = 1e3 / (ghz * 1e9)
+        return done("gemm (attention projections)", sum(r["cycles_1"] for r in parts),
+                    sum(r["cycles_t"] for r in parts), memory_s + quantize_s,
+                    gemm_macs=sum(m * n * k for m, n, k in shapes), core_ms_1=core_1 * to_ms, core_ms_t=core_t * to_ms)
     if node["macs"] > 0:
         # Float MACs (attention, float convolutions and linears) through OpenBLAS, one
         # thread for an int8 model (Network.blasThreads), plus their operands' traffic.
@@ -895,7 +906,8 @@ def node_cost(node: dict, kernels: dict, core_limit: dict, threads: int, consts:
 def model_latency(listing: dict, board: Board, kernels: dict, core_limit: dict, warp: dict, consts: dict,
                   a: Assumptions, threads: int) -> dict:
     gbs = a.bandwidth[board.key]
-    nodes = [node_cost(n, kernels, core_limit, threads, consts, a, board.ghz, gbs) for n in listing["nodes"]]
+    int8_model = any(n["int8"] for n in listing["nodes"])
+    nodes = [node_cost(n, kernels, core_limit, threads, consts, a, board.ghz, gbs, int8_model) for n in listing["nodes"]]
     w, h = listing["input"]["width"], listing["input"]["height"]
     # The crop: the warp samples the frame into the W x H x 3 float input (one thread).
     crop_cycles = w * h * warp["cycles_per_pixel"]
@@ -903,12 +915,15 @@ def model_latency(listing: dict, board: Board, kernels: dict, core_limit: dict, 
     by_kind = {}
     for c in nodes:
         by_kind[c["kind"]] = by_kind.get(c["kind"], 0.0) + (c["ms_t"] if threads > 1 else c["ms_1"])
+        if "core_ms_1" in c:  # attention's fused float core, beside its int8 projections
+            by_kind["float (attention core)"] = by_kind.get("float (attention core)", 0.0) + \
+                (c["core_ms_t"] if threads > 1 else c["core_ms_1"])
     network = sum(by_kind.values())
     # The int8 GEMMs' MACs over their modeled time, one core: what tile edges, K padding and
     # the per-block epilogue leave of the inner loop's rate.
     gemm = [c for c in nodes if c["kind"].startswith("gemm")]
     gemm_s = sum(c["ms_1"] for c in gemm) / 1e3
-    gemm_rate = sum(c["macs"] for c in gemm) / (gemm_s * board.ghz * 1e9) if gemm_s > 0 else 0.0
+    gemm_rate = sum(c.get("gemm_macs", c["macs"]) for c in gemm) / (gemm_s * board.ghz * 1e9) if gemm_s > 0 else 0.0
     return {"board": board.key, "threads": threads, "network_ms": network, "crop_ms": crop_ms,
             "total_ms": network + crop_ms, "by_kind_ms": by_kind,
             "gemm_macs_per_cycle_one_core": round(gemm_rate, 3), "nodes": nodes}
@@ -1073,7 +1088,7 @@ def analyse(args) -> dict:
 
     consts = runtime_constants()
     assumptions = Assumptions(args.thread_efficiency, args.blas_efficiency, args.call_cycles,
-                              parse_bandwidth(args.bandwidth), args.attention == "int8")
+                              parse_bandwidth(args.bandwidth))
     report["runtime_constants"] = consts
     report["assumptions"] = dataclasses.asdict(assumptions)
     report["boards"] = [dataclasses.asdict(b) | {"bandwidth_gbs": assumptions.bandwidth[b.key]} for b in BOARDS.values()]
@@ -1176,7 +1191,7 @@ def print_tables(report: dict, per_layer: bool) -> None:
                 gemm = sum(v for kk, v in k.items() if kk.startswith("gemm"))
                 print(f"| {m['model']} | {m['total_macs'] / 1e6:.1f} | {b['board']} | {b['gemm_kernel']} | {threads} "
                       f"| {r['crop_ms']:.3f} | {gemm:.3f} | {r['gemm_macs_per_cycle_one_core']:.2f} | {k.get('dwconv', 0):.3f} "
-                      f"| {k.get('float gemm (OpenBLAS)', 0):.3f} | {k.get('memory', 0):.3f} "
+                      f"| {sum(v for kk, v in k.items() if kk.startswith('float')):.3f} | {k.get('memory', 0):.3f} "
                       f"| {r['network_ms']:.3f} | {r['total_ms']:.3f} |")
     if per_layer:
         for m in report["models"]:
@@ -1207,11 +1222,9 @@ def main(argv=None) -> int:
     p.add_argument("--thread-efficiency", type=float, default=0.85,
                    help="speed-up per thread of the threaded kernels after the task split (default 0.85)")
     p.add_argument("--blas-efficiency", type=float, default=0.25,
-                   help="OpenBLAS float GEMM (attention) as a fraction of the FMLA peak (default 0.25)")
+                   help="float GEMM (OpenBLAS) and the attention core as a fraction of the FMLA peak (default 0.25)")
     p.add_argument("--call-cycles", type=float, default=20.0,
                    help="cycles of one small memcpy/memset call in im2col (default 20)")
-    p.add_argument("--attention", choices=["float", "int8"], default="float",
-                   help="attention as the runtime runs it (float, OpenBLAS) or, as a what-if, on the int8 GEMM")
     p.add_argument("--check-host", action="store_true",
                    help="instead: the method on this machine's own GEMM kernels (a Pi's NEON ones, or x86) "
                         "against `lotr bench-kernels`")
