@@ -685,11 +685,11 @@ def mac_limit(tools: Toolchain, core: Core, arch: str) -> dict:
 
 
 # The crop warp's row (lotr_pixels.h): what runs on the Pi is the NEON row
-# (arm/image_warp_row__neon.c), one loop per camera layout, 4 pixels an iteration, with
-# the taps in an inner loop over the 4 lanes (branch-free loads and selects). Its cost per
-# pixel is the inner loop's cycles per iteration plus a quarter of the rest of the outer
-# loop (all paths laid end to end: an upper bound); the figure the latency model uses is
-# the dearest layout's. The scalar reference row is modeled beside it for comparison (its
+# (arm/image_warp_row__neon.c), one loop per camera layout, 4 pixels an iteration, its
+# taps branch-free lane loads. Its cost per pixel is a quarter of the loop's cycles per
+# iteration (all paths laid end to end: an upper bound), plus, should the compiler keep
+# a loop over the lanes inside it, that loop's cycles per iteration (one per pixel); the
+# figure the latency model uses is the dearest layout's. The scalar reference row is modeled beside it for comparison (its
 # pixel loop: the smallest loop that stores one pixel's three channels).
 WARP = Kernel("image_warp_row (NEON)", "arm/image_warp_row__neon.c", "lotr_image_warp_row__neon", "aarch64", "warp",
               ("a53", "a72", "a76"), ("a53", "a72", "a76"))

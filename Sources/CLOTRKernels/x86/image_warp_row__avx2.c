@@ -5,9 +5,10 @@
  * so the bits match it. Lanes whose tap is outside the frame are masked out of the gather
  * (never read) and read as black.
  *
- * A byte gather reads the 4 bytes that end at the last byte the reference reads (or the
- * plane's first 4), so it never touches a byte outside the plane; offsets are int32. Frames
- * narrower than 8 pixels or planes of 2 GiB and more run the reference. */
+ * A byte gather reads a 4-byte window from the first byte wanted, moved back near the end
+ * of the plane, so it never touches a byte outside the plane; offsets are int32. Frames
+ * narrower than 8 pixels (planes of fewer than 4 bytes) or planes of 2 GiB and more run
+ * the reference. */
 #include <stdint.h>
 
 #include "pixels_config.h"
@@ -16,9 +17,11 @@
 #include "x86_target.h"
 LOTR_AVX2_BEGIN
 
-/* Bytes off..off+k-1 (k <= 4) of `base` in the low bytes of each lane in `mask`; 0 elsewhere. */
-static inline __m256i gather_bytes(const uint8_t* base, __m256i off, int k, __m256i mask) {
-  const __m256i start = _mm256_max_epi32(_mm256_sub_epi32(off, _mm256_set1_epi32(4 - k)), _mm256_setzero_si256());
+/* Bytes of a plane of `plane_bytes` (>= 4) from `off` on, for lanes in `mask`: the 4-byte
+ * load starts at off or, near the plane's end, earlier (so it stays inside), and the word
+ * is shifted so byte 0 is base[off]; bytes past the plane read 0. */
+static inline __m256i window(const uint8_t* base, __m256i off, size_t plane_bytes, __m256i mask) {
+  const __m256i start = _mm256_min_epi32(off, _mm256_set1_epi32((int32_t)plane_bytes - 4));
   const __m256i word = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int*)base, start, mask, 1);
   return _mm256_srlv_epi32(word, _mm256_slli_epi32(_mm256_sub_epi32(off, start), 3));
 }
@@ -44,7 +47,8 @@ static inline void yuv_to_rgb(__m256i y, __m256i u, __m256i v, __m256i rgb[3]) {
   rgb[2] = clamp8(_mm256_srai_epi32(_mm256_add_epi32(c128, _mm256_mullo_epi32(d, _mm256_set1_epi32(516))), 8));
 }
 
-/* The RGB (as floats) of pixels (x, y) of 8 lanes, black where outside the frame. */
+/* The RGB (as floats) of pixels (x, y) of 8 lanes, black where outside the frame, for the
+ * layouts whose two horizontal taps do not share a window (RGB8, YUYV: see row_taps). */
 static inline void taps(const lotr_image* im, __m256i x, __m256i y, __m256 out[3]) {
   const __m256i inside = _mm256_and_si256(
       _mm256_and_si256(_mm256_cmpgt_epi32(x, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(y, _mm256_set1_epi32(-1))),
@@ -52,53 +56,17 @@ static inline void taps(const lotr_image* im, __m256i x, __m256i y, __m256 out[3
                        _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)im->height), y)));
   const __m256i row0 = _mm256_mullo_epi32(y, _mm256_set1_epi32((int32_t)im->stride[0]));
   __m256i rgb[3];
-  switch (im->layout) {
-    case LOTR_IMAGE_RGB8: {
-      const __m256i off = _mm256_add_epi32(row0, _mm256_mullo_epi32(x, _mm256_set1_epi32(3)));
-      const __m256i w = gather_bytes(im->plane[0], off, 3, inside);
-      rgb[0] = byte_at(w, 0), rgb[1] = byte_at(w, 8), rgb[2] = byte_at(w, 16);
-      break;
-    }
-    case LOTR_IMAGE_GRAY8:
-      rgb[0] = rgb[1] = rgb[2] = byte_at(gather_bytes(im->plane[0], _mm256_add_epi32(row0, x), 1, inside), 0);
-      break;
-    case LOTR_IMAGE_YUYV: {
-      const __m256i off = _mm256_add_epi32(row0, _mm256_slli_epi32(_mm256_srli_epi32(x, 1), 2));
-      const __m256i w = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int*)im->plane[0], off, inside, 1);
-      const __m256i yshift = _mm256_slli_epi32(_mm256_and_si256(x, _mm256_set1_epi32(1)), 4);
-      yuv_to_rgb(byte_at(_mm256_srlv_epi32(w, yshift), 0), byte_at(w, 8), byte_at(w, 24), rgb);
-      break;
-    }
-    case LOTR_IMAGE_NV12: {
-      const __m256i luma = byte_at(gather_bytes(im->plane[0], _mm256_add_epi32(row0, x), 1, inside), 0);
-      const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_srli_epi32(y, 1), _mm256_set1_epi32((int32_t)im->stride[1])),
-                                           _mm256_slli_epi32(_mm256_srli_epi32(x, 1), 1));
-      const __m256i uv = gather_bytes(im->plane[1], off, 2, inside);
-      yuv_to_rgb(luma, byte_at(uv, 0), byte_at(uv, 8), rgb);
-      break;
-    }
-    case LOTR_IMAGE_I420: {
-      const __m256i luma = byte_at(gather_bytes(im->plane[0], _mm256_add_epi32(row0, x), 1, inside), 0);
-      const __m256i r = _mm256_srli_epi32(y, 1), c = _mm256_srli_epi32(x, 1);
-      const __m256i ou = _mm256_add_epi32(_mm256_mullo_epi32(r, _mm256_set1_epi32((int32_t)im->stride[1])), c);
-      const __m256i ov = _mm256_add_epi32(_mm256_mullo_epi32(r, _mm256_set1_epi32((int32_t)im->stride[2])), c);
-      yuv_to_rgb(luma, byte_at(gather_bytes(im->plane[1], ou, 1, inside), 0),
-                 byte_at(gather_bytes(im->plane[2], ov, 1, inside), 0), rgb);
-      break;
-    }
-    default:
-      rgb[0] = rgb[1] = rgb[2] = _mm256_setzero_si256();
+  if (im->layout == LOTR_IMAGE_RGB8) {
+    const __m256i off = _mm256_add_epi32(row0, _mm256_mullo_epi32(x, _mm256_set1_epi32(3)));
+    const __m256i w = window(im->plane[0], off, (im->height - 1) * im->stride[0] + 3 * (size_t)im->width, inside);
+    rgb[0] = byte_at(w, 0), rgb[1] = byte_at(w, 8), rgb[2] = byte_at(w, 16);
+  } else { /* YUYV: the pair's 4 bytes, Y0 U Y1 V, always inside the plane */
+    const __m256i off = _mm256_add_epi32(row0, _mm256_slli_epi32(_mm256_srli_epi32(x, 1), 2));
+    const __m256i w = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int*)im->plane[0], off, inside, 1);
+    const __m256i yshift = _mm256_slli_epi32(_mm256_and_si256(x, _mm256_set1_epi32(1)), 4);
+    yuv_to_rgb(byte_at(_mm256_srlv_epi32(w, yshift), 0), byte_at(w, 8), byte_at(w, 24), rgb);
   }
   for (int ch = 0; ch < 3; ch++) out[ch] = _mm256_cvtepi32_ps(_mm256_and_si256(rgb[ch], inside));
-}
-
-/* Bytes of a plane of `plane_bytes` (>= 4) from `off` on, for lanes in `mask`: the 4-byte
- * load starts at off or, near the plane's end, earlier (so it stays inside), and the word
- * is shifted so byte 0 is base[off]; bytes past the plane read 0. */
-static inline __m256i window(const uint8_t* base, __m256i off, size_t plane_bytes, __m256i mask) {
-  const __m256i start = _mm256_min_epi32(off, _mm256_set1_epi32((int32_t)plane_bytes - 4));
-  const __m256i word = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int*)base, start, mask, 1);
-  return _mm256_srlv_epi32(word, _mm256_slli_epi32(_mm256_sub_epi32(off, start), 3));
 }
 
 static inline __m256i inside_x(const lotr_image* im, __m256i x) {
