@@ -5,12 +5,13 @@
  * region (neon_compat.h), so it inlines into the kernels' regions of either arch; include it
  * after <string.h> and "internal.h".
  *
- * Requantization: SMULL(2) to int64, SRSHL by -shift (round half up, no overflow), then a
- * saturating zero-point add, saturating narrows and the clamp. */
+ * Requantization: qs8_requant_neon.h's SQDMULH + SRSHL (the contract's rounding, exactly),
+ * then a saturating zero-point add, saturating narrows and the clamp. */
 #ifndef LOTR_ARM_QS8_GEMM_NEON_COMMON_H
 #define LOTR_ARM_QS8_GEMM_NEON_COMMON_H
 
 #include "neon_compat.h"
+#include "qs8_requant_neon.h"
 
 #if defined(LOTR_ARM_NEON)
 LOTR_NEON_BEGIN
@@ -47,11 +48,11 @@ static inline void gemm_a_rows(const int8_t* a, size_t a_stride, size_t mr, size
   for (size_t r = 1; r < rows; r++) row[r] = r < mr ? row[r - 1] + a_stride : row[r - 1];
 }
 
-/* Per-column constants of the 8 columns of a tile: multiplier, -shift widened to int64 (two
- * lanes per register); columns past n are padded. */
+/* Per-column constants of the 8 columns of a tile: multiplier and post shift (31 - shift,
+ * qs8_requant_neon.h); columns past n are padded. */
 typedef struct {
   int32x4_t m_lo, m_hi;
-  int64x2_t nshift[4];
+  int32x4_t post_lo, post_hi;
   int32x4_t zp;
   int8x16_t min, max;
 } requant8;
@@ -76,28 +77,18 @@ static inline requant8 requant8_load(const lotr_qs8_requant* requant, size_t n0,
     s_lo = vld1q_s32(s);
     s_hi = vld1q_s32(s + 4);
   }
-  const int32x4_t ns_lo = vnegq_s32(s_lo);
-  const int32x4_t ns_hi = vnegq_s32(s_hi);
-  r.nshift[0] = vmovl_s32(vget_low_s32(ns_lo));
-  r.nshift[1] = lotr_vmovl_high_s32(ns_lo);
-  r.nshift[2] = vmovl_s32(vget_low_s32(ns_hi));
-  r.nshift[3] = lotr_vmovl_high_s32(ns_hi);
+  r.post_lo = lotr_requant_post_shift(s_lo);
+  r.post_hi = lotr_requant_post_shift(s_hi);
   r.zp = vdupq_n_s32(requant->output_zero_point);
   r.min = vdupq_n_s8(requant->output_min);
   r.max = vdupq_n_s8(requant->output_max);
   return r;
 }
 
-static inline int32x4_t requant4(int32x4_t acc, int32x4_t m, int64x2_t nshift_lo, int64x2_t nshift_hi) {
-  const int64x2_t lo = vrshlq_s64(vmull_s32(vget_low_s32(acc), vget_low_s32(m)), nshift_lo);
-  const int64x2_t hi = vrshlq_s64(lotr_vmull_high_s32(acc, m), nshift_hi);
-  return lotr_vuzp1q_s32(vreinterpretq_s32_s64(lo), vreinterpretq_s32_s64(hi));
-}
-
 /* One row's 8 outputs as int16 (zero point added, saturated). */
 static inline int16x8_t requant_row(int32x4_t lo, int32x4_t hi, const requant8* r) {
-  const int32x4_t y_lo = vqaddq_s32(requant4(lo, r->m_lo, r->nshift[0], r->nshift[1]), r->zp);
-  const int32x4_t y_hi = vqaddq_s32(requant4(hi, r->m_hi, r->nshift[2], r->nshift[3]), r->zp);
+  const int32x4_t y_lo = vqaddq_s32(lotr_requant4(lo, r->m_lo, r->post_lo), r->zp);
+  const int32x4_t y_hi = vqaddq_s32(lotr_requant4(hi, r->m_hi, r->post_hi), r->zp);
   return lotr_vqmovn_high_s32(vqmovn_s32(y_lo), y_hi);
 }
 
