@@ -153,15 +153,20 @@ def tile_of(kernel: Kernel) -> dict:
         return {"mr": mr, "nr": nr, "kr": kr, "kstep": kstep}
     block = re.search(r"for\s*\(\s*size_t\s+c\s*=\s*0\s*;\s*c\s*<\s*full\s*;\s*c\s*\+=\s*(\d+)", text)
     taps = re.search(r"for\s*\(\s*size_t\s+k\s*=\s*0\s*;\s*k\s*<\s*(\d+)\s*;", text)
+    # Output pixels sharing one load of a channel block: the row loop's `x += P` step.
+    pixels = re.search(r"for\s*\(\s*;\s*x\s*\+\s*(\d+)\s*<=\s*output_width\s*;\s*x\s*\+=\s*(\d+)", text)
     if not block or not taps:
         raise ModelError(f"{kernel.source}: cannot read the channel block or the tap count")
-    return {"channels": int(block.group(1)), "taps": int(taps.group(1))}
+    if pixels and pixels.group(1) != pixels.group(2):
+        raise ModelError(f"{kernel.source}: the row loop's bound and step differ")
+    return {"channels": int(block.group(1)), "taps": int(taps.group(1)),
+            "pixels": int(pixels.group(1)) if pixels else 1}
 
 
 def macs_per_iteration(kernel: Kernel, tile: dict) -> int:
     if kernel.kind == "gemm":
         return tile["mr"] * tile["nr"] * tile["kstep"]
-    return tile["channels"] * tile["taps"]
+    return tile["channels"] * tile["taps"] * tile["pixels"]
 
 
 # ---------------------------------------------------------------------- assembly ---
@@ -620,7 +625,7 @@ def analyse_kernel(tools: Toolchain, kernel: Kernel, core: Core) -> dict:
                               for r, v in top],
         "overhead_instructions": len(overhead),
         "overhead_cycles": round(over["cycles_per_iteration"], 3) if over else 0.0,
-        "overhead_is": "per NR-column block of a tile" if kernel.kind == "gemm" else "per output pixel",
+        "overhead_is": "per NR-column block of a tile" if kernel.kind == "gemm" else f"per step of {tile['pixels']} output pixels",
         "per_call_cycles": round(call["cycles_per_iteration"], 3) if call else 0.0,
         "per_call_is": "per row tile (one kernel call)" if kernel.kind == "gemm" else "per output row (one call)",
         "full_tile_calls": full_tile_calls,
@@ -757,6 +762,8 @@ def runtime_constants() -> dict:
         "gemm_parallel_min_macs": c_constant(KERNELS_DIR / "qs8_gemm.c", "PARALLEL_MIN_MACS"),
         "gemm_tasks_per_thread": c_constant(KERNELS_DIR / "qs8_gemm.c", "TASKS_PER_THREAD"),
         "dwconv_parallel_min_macs": c_constant(KERNELS_DIR / "qs8_conv.c", "DWCONV_PARALLEL_MIN_MACS"),
+        "warp_parallel_min_pixels": c_constant(KERNELS_DIR / "include/lotr_pixels.h", "LOTR_WARP_PARALLEL_MIN_PIXELS"),
+        "warp_bands_per_thread": c_constant(KERNELS_DIR / "include/lotr_pixels.h", "LOTR_WARP_BANDS_PER_THREAD"),
     }
 
 
@@ -821,8 +828,13 @@ def gemm_cost(m: int, n: int, k: int, kernel: dict, threads: int, consts: dict, 
 
 
 def dwconv_cost(oh: int, ow: int, c: int, kernel: dict, threads: int, consts: dict, a: Assumptions) -> dict:
-    blocks = div_up(c, kernel["tile"]["channels"])
-    row = ow * (blocks * kernel["cycles_per_iteration"] + kernel["overhead_cycles"]) + kernel.get("per_call_cycles", 0.0)
+    t = kernel["tile"]
+    blocks = div_up(c, t["channels"])
+    # The row runs ow // P steps of P pixels per loaded channel block (cycles_per_iteration
+    # and overhead_cycles are per step), then the ow % P pixels left one at a time, costed
+    # at their share of a step (a slight under-estimate: they reload the block alone).
+    steps = ow // t["pixels"] + (ow % t["pixels"]) / t["pixels"]
+    row = steps * (blocks * kernel["cycles_per_iteration"] + kernel["overhead_cycles"]) + kernel.get("per_call_cycles", 0.0)
     tasks = 1
     if threads > 1 and oh * ow * c * 9 >= consts["dwconv_parallel_min_macs"]:
         rows_per_task = div_up(oh, min(oh, threads * 4))
@@ -909,8 +921,15 @@ def model_latency(listing: dict, board: Board, kernels: dict, core_limit: dict, 
     int8_model = any(n["int8"] for n in listing["nodes"])
     nodes = [node_cost(n, kernels, core_limit, threads, consts, a, board.ghz, gbs, int8_model) for n in listing["nodes"]]
     w, h = listing["input"]["width"], listing["input"]["height"]
-    # The crop: the warp samples the frame into the W x H x 3 float input (one thread).
+    # The crop: the warp samples the frame into the W x H x 3 float input, split as
+    # pixels.c splits it (bands of rows over the pool above a pixel floor). The bytes it
+    # moves are bounded by the board's bandwidth however many cores share it.
     crop_cycles = w * h * warp["cycles_per_pixel"]
+    if threads > 1 and w * h >= consts["warp_parallel_min_pixels"]:
+        bands = min(threads * consts["warp_bands_per_thread"], h)
+        rows_per_band = div_up(h, bands)
+        crop_cycles = parallel_cycles(rows_per_band * w * warp["cycles_per_pixel"], div_up(h, rows_per_band), threads,
+                                      a.thread_efficiency)
     crop_ms = max(crop_cycles / (board.ghz * 1e9), (w * h * 3 * 4 + w * h * 12) / (gbs * 1e9)) * 1e3
     by_kind = {}
     for c in nodes:

@@ -3,6 +3,7 @@
  * reference elsewhere). */
 #include "lotr_pixels.h"
 
+#include "internal.h"
 #include "pixels_config.h"
 
 typedef struct {
@@ -72,12 +73,34 @@ void lotr_rgb8_to_gray8(const lotr_kernels* kernels, size_t width, size_t height
   for (size_t r = 0; r < height; r++) lotr_rgb8_to_gray8_row__ref(width, src + r * src_stride, dst + r * dst_stride);
 }
 
-void lotr_image_warp_normalize_f32(const lotr_kernels* kernels, const lotr_image* src, const float affine[6],
-                                   float* dst, uint32_t out_width, uint32_t out_height, const float mean[3],
-                                   const float inv_std[3]) {
-  const lotr_image_warp_row_fn row = rows_for(kernels).warp;
-  for (uint32_t i = 0; i < out_height; i++) {
-    const float v = ((float)i + 0.5f) / (float)out_height - 0.5f;
-    row(src, affine, v, out_width, dst + (size_t)i * out_width * 3, mean, inv_std);
+typedef struct {
+  lotr_image_warp_row_fn row;
+  const lotr_image* src;
+  const float* affine;
+  float* dst;
+  uint32_t out_width, out_height, rows_per_band;
+  const float* mean;
+  const float* inv_std;
+} warp_task;
+
+static void warp_band(void* context, size_t band) {
+  const warp_task* t = context;
+  const uint32_t first = (uint32_t)band * t->rows_per_band;
+  const uint32_t end = first + t->rows_per_band < t->out_height ? first + t->rows_per_band : t->out_height;
+  for (uint32_t i = first; i < end; i++) {
+    const float v = ((float)i + 0.5f) / (float)t->out_height - 0.5f;
+    t->row(t->src, t->affine, v, t->out_width, t->dst + (size_t)i * t->out_width * 3, t->mean, t->inv_std);
   }
+}
+
+void lotr_image_warp_normalize_f32(const lotr_kernels* kernels, lotr_threadpool* pool, const lotr_image* src,
+                                   const float affine[6], float* dst, uint32_t out_width, uint32_t out_height,
+                                   const float mean[3], const float inv_std[3]) {
+  if (out_height == 0) return;
+  const size_t threads = (size_t)out_width * out_height < LOTR_WARP_PARALLEL_MIN_PIXELS || pool == NULL
+                             ? 1 : lotr_threadpool_threads(pool);
+  const size_t bands = threads == 1 ? 1 : LOTR_MIN(threads * LOTR_WARP_BANDS_PER_THREAD, (size_t)out_height);
+  warp_task t = {rows_for(kernels).warp, src, affine, dst, out_width, out_height,
+                 (uint32_t)LOTR_DIV_ROUND_UP(out_height, bands), mean, inv_std};
+  lotr_threadpool_run(threads == 1 ? NULL : pool, LOTR_DIV_ROUND_UP(out_height, t.rows_per_band), warp_band, &t);
 }

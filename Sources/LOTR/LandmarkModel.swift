@@ -95,7 +95,10 @@ public final class ModelInput: @unchecked Sendable {
     let (w, h) = (m.input.width, m.input.height)
     let input = network.inputPointer
     let target = staging?.pointer ?? input.assumingMemoryBound(to: Float.self)
-    image.withCImage { lotr_image_warp_normalize_f32(network.kernels.table, $0, a, target, UInt32(w), UInt32(h), mean, invStd) }
+    image.withCImage {
+      lotr_image_warp_normalize_f32(network.kernels.table, network.pool?.pointer, $0, a, target, UInt32(w), UInt32(h),
+                                    mean, invStd)
+    }
     if let staging, case .perTensor(let scale, let zp) = network.model.tensors[network.model.inputTensor].quantization {
       lotr_qs8_quantize(network.kernels.table, w * h * 3, staging.pointer, input.assumingMemoryBound(to: Int8.self), scale, zp)
     }

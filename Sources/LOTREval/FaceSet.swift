@@ -123,7 +123,7 @@ public struct FaceSet: Sendable {
         ? FaceBox(x: 0, y: 0, width: Float(face.image.width), height: Float(face.image.height)) : face.box
       let a = CropGeometry.transform(box: box, crop: metadata.crop)
       var input = [Float](repeating: 0, count: w * h * 3)
-      PixelImage(face.image).withCImage { lotr_image_warp_normalize_f32(nil, $0, a, &input, UInt32(w), UInt32(h), mean, invStd) }
+      PixelImage(face.image).withCImage { lotr_image_warp_normalize_f32(nil, nil, $0, a, &input, UInt32(w), UInt32(h), mean, invStd) }
       return (input, a)
     }
   }

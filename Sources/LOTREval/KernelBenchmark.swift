@@ -173,9 +173,9 @@ public struct KernelBenchmark {
     let reference = lotr_kernels_for(LOTR_ISA_REF)
     func warps(_ image: PixelImage, _ table: OpaquePointer?) {
       image.withCImage { im in
-        lotr_image_warp_normalize_f32(table, im, faceCrop, &cropInput, UInt32(crop), UInt32(crop), mean, invStd)
+        lotr_image_warp_normalize_f32(table, nil, im, faceCrop, &cropInput, UInt32(crop), UInt32(crop), mean, invStd)
         for a in squares {
-          lotr_image_warp_normalize_f32(table, im, a, &detectorInput, UInt32(detector), UInt32(detector), mean, invStd)
+          lotr_image_warp_normalize_f32(table, nil, im, a, &detectorInput, UInt32(detector), UInt32(detector), mean, invStd)
         }
       }
     }

@@ -104,17 +104,23 @@ static void warp_case(lotr_test_ctx* t, const lotr_kernels* kernels, const lotr_
                           rgb, rgb_stride);
     }
     const lotr_image rgb_image = {LOTR_IMAGE_RGB8, (uint32_t)w, (uint32_t)h, {rgb, NULL, NULL}, {rgb_stride, 0, 0}};
-    lotr_image_warp_normalize_f32(ref, &rgb_image, a, want, (uint32_t)ow, (uint32_t)oh, mean, inv_std);
+    lotr_image_warp_normalize_f32(ref, NULL, &rgb_image, a, want, (uint32_t)ow, (uint32_t)oh, mean, inv_std);
     lotr_test_free(rgb);
   } else {
-    lotr_image_warp_normalize_f32(ref, &im, a, want, (uint32_t)ow, (uint32_t)oh, mean, inv_std);
+    lotr_image_warp_normalize_f32(ref, NULL, &im, a, want, (uint32_t)ow, (uint32_t)oh, mean, inv_std);
   }
-  lotr_image_warp_normalize_f32(kernels, &im, a, got, (uint32_t)ow, (uint32_t)oh, mean, inv_std);
-  size_t bad = n;
-  for (size_t i = 0; i < n && bad == n; i++)
-    if (memcmp(&want[i], &got[i], sizeof(float)) != 0) bad = i;
-  LOTR_EXPECT(t, bad == n, "pixel (%zu, %zu) channel %zu: got %.9g want %.9g", bad / 3 / ow, bad / 3 % ow, bad % 3,
-              bad < n ? got[bad] : 0.0, bad < n ? want[bad] : 0.0);
+  /* Crops above the warp's threading floor also run on every pool: the same bits. */
+  const int pools = ow * oh >= LOTR_WARP_PARALLEL_MIN_PIXELS ? LOTR_TEST_MAX_THREADS : 0;
+  for (int p = -1; p < pools; p++) {
+    memset(got, 0xff, n * sizeof(float));
+    lotr_image_warp_normalize_f32(kernels, p < 0 ? NULL : t->pools[p], &im, a, got, (uint32_t)ow, (uint32_t)oh, mean,
+                                  inv_std);
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++)
+      if (memcmp(&want[i], &got[i], sizeof(float)) != 0) bad = i;
+    LOTR_EXPECT(t, bad == n, "%d pool threads: pixel (%zu, %zu) channel %zu: got %.9g want %.9g", p + 1, bad / 3 / ow,
+                bad / 3 % ow, bad % 3, bad < n ? got[bad] : 0.0, bad < n ? want[bad] : 0.0);
+  }
   lotr_test_free(want);
   lotr_test_free(got);
   for (int p = 0; p < 3; p++) guarded_free(&planes[p]);
@@ -125,9 +131,14 @@ void lotr_test_suite_warp(lotr_test_ctx* t, const lotr_kernels* kernels, const l
   static const size_t crops[][2] = {{1, 1}, {7, 3}, {8, 2}, {9, 2}, {17, 5}, {33, 4}};
   static const int kinds[] = {0, 1, 1, 2, 3, 4}; /* see random_affine */
   for (int layout = LOTR_IMAGE_RGB8; layout <= LOTR_IMAGE_I420; layout++)
-    for (size_t f = 0; f < sizeof(frames) / sizeof(frames[0]); f++)
+    for (size_t f = 0; f < sizeof(frames) / sizeof(frames[0]); f++) {
       for (size_t c = 0; c < sizeof(crops) / sizeof(crops[0]); c++)
         for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
           warp_case(t, kernels, ref, (lotr_image_layout)layout, frames[f][0], frames[f][1], crops[c][0], crops[c][1],
                     kinds[k], (int)((f + c + k) % 2));
+      /* A crop the pool splits (65 rows: bands of uneven size), from the larger frames. */
+      if (frames[f][0] * frames[f][1] >= 37 * 23)
+        for (size_t k = 0; k < 2; k++)
+          warp_case(t, kernels, ref, (lotr_image_layout)layout, frames[f][0], frames[f][1], 66, 65, kinds[k], (int)k);
+    }
 }

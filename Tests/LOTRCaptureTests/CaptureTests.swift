@@ -325,8 +325,8 @@ final class CaptureTests: XCTestCase {
       let rgbImage = PixelImage(width: w, height: h, layout: .rgb8, pixels: rgb.pixels)
       for a in transforms {
         var fromCamera = [Float](repeating: 0, count: 16 * 12 * 3), fromRGB = fromCamera
-        image.withCImage { lotr_image_warp_normalize_f32(nil, $0, a, &fromCamera, 16, 12, mean, invStd) }
-        rgbImage.withCImage { lotr_image_warp_normalize_f32(nil, $0, a, &fromRGB, 16, 12, mean, invStd) }
+        image.withCImage { lotr_image_warp_normalize_f32(nil, nil, $0, a, &fromCamera, 16, 12, mean, invStd) }
+        rgbImage.withCImage { lotr_image_warp_normalize_f32(nil, nil, $0, a, &fromRGB, 16, 12, mean, invStd) }
         let first = fromCamera.indices.first { fromCamera[$0] != fromRGB[$0] }
         XCTAssertNil(first, "\(layout) warped by \(a): first difference at element \(first ?? -1)")
       }

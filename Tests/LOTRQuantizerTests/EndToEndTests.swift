@@ -34,7 +34,7 @@ final class EndToEndTests: XCTestCase {
       var got = [Float](repeating: 0, count: 64 * 64 * 3)
       let mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225]
       PixelImage(image).withCImage {
-        lotr_image_warp_normalize_f32(nil, $0, dump.matrix, &got, 64, 64, mean, std.map { 1 / $0 })
+        lotr_image_warp_normalize_f32(nil, nil, $0, dump.matrix, &got, 64, 64, mean, std.map { 1 / $0 })
       }
       let worst = zip(got, expected).map { abs($0 - $1) }.max()!
       // One 8-bit level after normalisation is 1/255/0.224 = 0.0175: allow a JPEG decoder's

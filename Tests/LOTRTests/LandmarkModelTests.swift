@@ -53,7 +53,7 @@ final class LandmarkModelTests: XCTestCase {
   /// The crop warp of a packed 4x2 RGB8 frame into a 4x2 crop.
   private func warp(_ src: [UInt8], _ affine: [Float], _ dst: inout [Float], _ mean: [Float], _ invStd: [Float]) {
     PixelImage(width: 4, height: 2, layout: .rgb8, pixels: src).withCImage {
-      lotr_image_warp_normalize_f32(nil, $0, affine, &dst, 4, 2, mean, invStd)
+      lotr_image_warp_normalize_f32(nil, nil, $0, affine, &dst, 4, 2, mean, invStd)
     }
   }
 

@@ -70,7 +70,8 @@ static inline __attribute__((always_inline)) void dw_pixel16(const int8_t* const
 }
 
 /* Output pixels x .. x + pixels - 1 of the row (pixels = 1 or 2, a constant after
- * inlining): each channel block is loaded once for them all. */
+ * inlining): each channel block is loaded once for both. The second pixel is written out,
+ * not looped, so that clang keeps both in one channel-block loop body. */
 static inline __attribute__((always_inline)) void dw_pixels(size_t pixels, const int8_t* const taps[][9],
                                                              size_t channels, const void* packed,
                                                              const lotr_qs8_requant* requant, const int32_t* tail_mult,
@@ -81,13 +82,15 @@ static inline __attribute__((always_inline)) void dw_pixels(size_t pixels, const
   const uint8_t* block = packed;
   for (size_t c = 0; c < full; c += 16, block += block_bytes) {
     const dw_block16 b = dw_block16_load(block, requant->multiplier + c, requant->shift + c);
-    for (size_t p = 0; p < pixels; p++) dw_pixel16(taps[p], c, &b, vzp, vmin, vmax, output + p * channels + c);
+    dw_pixel16(taps[0], c, &b, vzp, vmin, vmax, output + c);
+    if (pixels == 2) dw_pixel16(taps[1], c, &b, vzp, vmin, vmax, output + channels + c);
   }
   if (rest != 0 && channels > 16) {
     /* The last 16 channels with the tail block, overlapping the last whole block. */
     const size_t c = channels - 16;
     const dw_block16 b = dw_block16_load(block + block_bytes, requant->multiplier + c, requant->shift + c);
-    for (size_t p = 0; p < pixels; p++) dw_pixel16(taps[p], c, &b, vzp, vmin, vmax, output + p * channels + c);
+    dw_pixel16(taps[0], c, &b, vzp, vmin, vmax, output + c);
+    if (pixels == 2) dw_pixel16(taps[1], c, &b, vzp, vmin, vmax, output + channels + c);
   } else if (rest != 0) {
     const dw_block16 b = dw_block16_load(block, tail_mult, tail_shift);
     for (size_t p = 0; p < pixels; p++) {

@@ -92,10 +92,17 @@ typedef struct {
  * lotr_*_to_rgb8 conversion gives. affine is row-major 2x3 {a00, a01, a02, a10, a11, a12}.
  * Float math; the reference (scalar, per tap) is the specification, and the AVX2 (gathers,
  * 8 pixels a step) and NEON (4 pixels a step) rows give the same bits (kernel tester).
+ * `pool` (NULL: the calling thread) splits crops of at least LOTR_WARP_PARALLEL_MIN_PIXELS
+ * into LOTR_WARP_BANDS_PER_THREAD bands of rows per thread (a pool run costs a few
+ * microseconds, 4096 warped pixels some 50-100 on a Cortex-A72; several bands a thread so
+ * one slowed by cache misses does not idle the rest). Each row is computed alone, so the
+ * result does not depend on the thread count.
  */
-void lotr_image_warp_normalize_f32(const lotr_kernels* kernels, const lotr_image* src, const float affine[6],
-                                   float* dst, uint32_t out_width, uint32_t out_height, const float mean[3],
-                                   const float inv_std[3]);
+#define LOTR_WARP_PARALLEL_MIN_PIXELS ((size_t)1 << 12)
+#define LOTR_WARP_BANDS_PER_THREAD 4
+void lotr_image_warp_normalize_f32(const lotr_kernels* kernels, lotr_threadpool* pool, const lotr_image* src,
+                                   const float affine[6], float* dst, uint32_t out_width, uint32_t out_height,
+                                   const float mean[3], const float inv_std[3]);
 
 #ifdef __cplusplus
 }
