@@ -1171,7 +1171,7 @@ def print_tables(report: dict, per_layer: bool) -> None:
               f"{forms} | {l['f32_fma_per_cycle']:g} |")
     print("\nInner loops (cycles per source iteration, steady state):\n")
     print("| kernel | core | default there | llvm-mca model | MACs/iter | cycles/iter | MACs/cycle | limit | % of limit "
-          "| busiest resources, cycles/iter (top instructions on it) | overhead cycles (GEMM: per 8-column block; depthwise: per pixel; per kernel call) |")
+          "| busiest resources, cycles/iter (top instructions on it) | overhead cycles (GEMM: per 8-column block; depthwise: per step of its pixels; per kernel call) |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|---|---:|")
     for k in report["kernels"]:
         if "error" in k:
@@ -1185,7 +1185,7 @@ def print_tables(report: dict, per_layer: bool) -> None:
         print(f"| {k['kernel']} | {k['core']} | {'yes' if k['dispatched'] else 'no'} | {k['mca_cpu']} "
               f"| {k['macs_per_iteration']} | {k['cycles_per_iteration']:g} | {k['macs_per_cycle']:.2f} "
               f"| {k.get('limit_macs_per_cycle', '-')} | {k.get('percent_of_limit', '-')} | {busy} "
-              f"| {k['overhead_cycles']:g} / {'block' if k['kind'] == 'gemm' else 'pixel'}, "
+              f"| {k['overhead_cycles']:g} / {'block' if k['kind'] == 'gemm' else str(k['tile']['pixels']) + ' pixels'}, "
               f"{k['per_call_cycles']:g} / call{calls} |")
     print("\nCrop warp rows (every path of the loop laid end to end: an upper bound; NEON: the dearest "
           "camera layout, the model's figure, and the cheapest):\n")

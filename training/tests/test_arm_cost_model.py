@@ -52,10 +52,30 @@ def test_gemm_cost_counts_tile_edges_and_k_padding():
     assert big["tasks"] > 1 and big["cycles_t"] < big["cycles_1"]
 
 
+def test_dwconv_cost_pays_per_step_of_pixels():
+    # Two output pixels share one load of a channel block: a 5-pixel row is 2 steps of 2 and
+    # one lone pixel at half a step; 40 channels are 3 blocks of 16.
+    kernel = {"tile": {"channels": 16, "taps": 9, "pixels": 2}, "cycles_per_iteration": 80.0,
+              "overhead_cycles": 40.0, "per_call_cycles": 30.0}
+    consts = {"dwconv_parallel_min_macs": 1 << 19}
+    a = acm.Assumptions(0.85, 0.25, 20.0, {})
+    r = acm.dwconv_cost(3, 5, 40, kernel, 1, consts, a)
+    assert r["cycles_1"] == pytest.approx(3 * (2.5 * (3 * 80 + 40) + 30))
+    assert r["tile_use"] == pytest.approx(40 / 48)
+
+
+def test_the_depthwise_tile_is_read_from_the_kernel_source():
+    kernel = next(k for k in acm.KERNELS if k.kind == "dwconv" and k.arch == "aarch64")
+    tile = acm.tile_of(kernel)
+    assert tile == {"channels": 16, "taps": 9, "pixels": 2}
+    assert acm.macs_per_iteration(kernel, tile) == 16 * 9 * 2
+
+
 def test_runtime_constants_are_read_from_the_c_sources():
     consts = acm.runtime_constants()
     assert consts["gemm_parallel_min_macs"] > 0 and consts["gemm_tasks_per_thread"] > 0
     assert consts["dwconv_parallel_min_macs"] > 0
+    assert consts["warp_parallel_min_pixels"] == 4096 and consts["warp_bands_per_thread"] > 0
 
 
 @pytest.fixture(scope="module")
