@@ -69,9 +69,17 @@ static inline __attribute__((always_inline)) void dw_pixel16(const int8_t* const
   vst1q_s8(out, vminq_s8(vmaxq_s8(y, vmin), vmax));
 }
 
+/* Channels c .. c + 15 of the step's pixels (1 or 2) from one loaded block. The second
+ * pixel is written out, not looped, so that clang keeps both in one channel-block loop body. */
+static inline __attribute__((always_inline)) void dw_step16(size_t pixels, const int8_t* const taps[][9], size_t c,
+                                                             const dw_block16* b, size_t channels, int16x8_t vzp,
+                                                             int8x16_t vmin, int8x16_t vmax, int8_t* output) {
+  dw_pixel16(taps[0], c, b, vzp, vmin, vmax, output + c);
+  if (pixels == 2) dw_pixel16(taps[1], c, b, vzp, vmin, vmax, output + channels + c);
+}
+
 /* Output pixels x .. x + pixels - 1 of the row (pixels = 1 or 2, a constant after
- * inlining): each channel block is loaded once for both. The second pixel is written out,
- * not looped, so that clang keeps both in one channel-block loop body. */
+ * inlining): each channel block is loaded once for both. */
 static inline __attribute__((always_inline)) void dw_pixels(size_t pixels, const int8_t* const taps[][9],
                                                              size_t channels, const void* packed,
                                                              const lotr_qs8_requant* requant, const int32_t* tail_mult,
@@ -82,15 +90,13 @@ static inline __attribute__((always_inline)) void dw_pixels(size_t pixels, const
   const uint8_t* block = packed;
   for (size_t c = 0; c < full; c += 16, block += block_bytes) {
     const dw_block16 b = dw_block16_load(block, requant->multiplier + c, requant->shift + c);
-    dw_pixel16(taps[0], c, &b, vzp, vmin, vmax, output + c);
-    if (pixels == 2) dw_pixel16(taps[1], c, &b, vzp, vmin, vmax, output + channels + c);
+    dw_step16(pixels, taps, c, &b, channels, vzp, vmin, vmax, output);
   }
   if (rest != 0 && channels > 16) {
     /* The last 16 channels with the tail block, overlapping the last whole block. */
     const size_t c = channels - 16;
     const dw_block16 b = dw_block16_load(block + block_bytes, requant->multiplier + c, requant->shift + c);
-    dw_pixel16(taps[0], c, &b, vzp, vmin, vmax, output + c);
-    if (pixels == 2) dw_pixel16(taps[1], c, &b, vzp, vmin, vmax, output + channels + c);
+    dw_step16(pixels, taps, c, &b, channels, vzp, vmin, vmax, output);
   } else if (rest != 0) {
     const dw_block16 b = dw_block16_load(block, tail_mult, tail_shift);
     for (size_t p = 0; p < pixels; p++) {
